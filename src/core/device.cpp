@@ -1,0 +1,48 @@
+#include "strata/core/device.hpp"
+
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#include "strata/core/error.hpp"
+
+namespace strata {
+
+torch::Device parse_device(const std::string& spec) {
+  if (spec == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::kCPU;
+  if (spec == "cpu") return torch::kCPU;
+  if (spec == "cuda" || spec.rfind("cuda:", 0) == 0) {
+    int index = 0;
+    if (spec.size() > 5) {
+      const std::string num = spec.substr(5);
+      check(num.size() <= 3 && num.find_first_not_of("0123456789") == std::string::npos, "",
+            "bad device '" + spec + "' (use auto, cpu, cuda or cuda:N)");
+      index = std::stoi(num);
+    }
+    check(torch::cuda::is_available(), "", "device '" + spec + "' requested but CUDA is not available");
+    const int count = static_cast<int>(torch::cuda::device_count());
+    check(index < count, "",
+          "device '" + spec + "' requested but only " + std::to_string(count) + " CUDA device(s) exist");
+    return torch::Device(torch::kCUDA, static_cast<torch::DeviceIndex>(index));
+  }
+  throw Error("", "bad device '" + spec + "' (use auto, cpu, cuda or cuda:N)");
+}
+
+void set_threads(int n) {
+  check(n > 0, "", "thread count must be positive");
+  torch::set_num_threads(n);
+}
+
+void set_seed(std::uint64_t seed) { torch::manual_seed(seed); }
+
+RuntimeInfo runtime_info() {
+  RuntimeInfo info;
+  info.strata_version = STRATA_VERSION;
+  info.torch_version = TORCH_VERSION;
+  info.cuda_available = torch::cuda::is_available();
+  info.cudnn_available = torch::cuda::cudnn_is_available();
+  info.cuda_device_count = static_cast<int>(torch::cuda::device_count());
+  info.threads = torch::get_num_threads();
+  return info;
+}
+
+}  // namespace strata

@@ -1,0 +1,223 @@
+#include "strata/image/resize.hpp"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "strata/core/error.hpp"
+
+namespace strata::image {
+
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+
+using Taps = std::vector<std::pair<std::int64_t, double>>;  // (input index, weight)
+
+struct Kernel {
+  double (*f)(double);
+  double support;  // f(x) = 0 for |x| >= support
+};
+
+// Bilinear: triangle, f(x) = max(0, 1 - |x|).
+double triangle(double x) { return std::max(0.0, 1.0 - std::abs(x)); }
+
+// Bicubic: Keys (1981) with a = -0.5: (a+2)|x|^3 - (a+3)|x|^2 + 1 on [0,1],
+// a|x|^3 - 5a|x|^2 + 8a|x| - 4a on (1,2).
+double keys_cubic(double x) {
+  const double t = std::abs(x);
+  if (t <= 1.0) return (1.5 * t - 2.5) * t * t + 1.0;
+  if (t < 2.0) return ((-0.5 * t + 2.5) * t - 4.0) * t + 2.0;
+  return 0.0;
+}
+
+// Lanczos3: sinc(x) sinc(x/3) for |x| < 3, with sinc(x) = sin(pi x) / (pi x).
+double lanczos3(double x) {
+  const double t = std::abs(x);
+  if (t >= 3.0) return 0.0;
+  if (t < 1e-12) return 1.0;
+  const double p = kPi * t;
+  return 3.0 * std::sin(p) * std::sin(p / 3.0) / (p * p);
+}
+
+Kernel kernel_for(Interpolation method) {
+  switch (method) {
+    case Interpolation::Bilinear: return {triangle, 1.0};
+    case Interpolation::Lanczos3: return {lanczos3, 3.0};
+    default: return {keys_cubic, 2.0};
+  }
+}
+
+// Symmetric border extension of period 2n: x[-1] = x[0], x[-2] = x[1], x[n] = x[n-1], ...
+// Folding repeatedly (the modulo) also covers kernels wider than the image.
+std::int64_t fold(std::int64_t i, std::int64_t n) {
+  const std::int64_t m = ((i % (2 * n)) + 2 * n) % (2 * n);
+  return m < n ? m : 2 * n - 1 - m;
+}
+
+// Sorts taps by index, merges those that fold onto the same pixel, drops zero weights and
+// normalises the weights to sum 1.
+Taps normalise(Taps taps) {
+  std::sort(taps.begin(), taps.end());
+  Taps merged;
+  for (const auto& [i, w] : taps) {
+    if (!merged.empty() && merged.back().first == i)
+      merged.back().second += w;
+    else
+      merged.emplace_back(i, w);
+  }
+  merged.erase(std::remove_if(merged.begin(), merged.end(),
+                              [](const auto& t) { return t.second == 0.0; }),
+               merged.end());
+  double sum = 0.0;
+  for (const auto& t : merged) sum += t.second;
+  for (auto& t : merged) t.second /= sum;
+  return merged;
+}
+
+// Nearest: output j takes input floor((j + 0.5) * in / out), in exact integer arithmetic.
+std::vector<Taps> nearest_taps(std::int64_t in, std::int64_t out) {
+  std::vector<Taps> rows(static_cast<std::size_t>(out));
+  for (std::int64_t j = 0; j < out; ++j)
+    rows[static_cast<std::size_t>(j)] = {{std::min((2 * j + 1) * in / (2 * out), in - 1), 1.0}};
+  return rows;
+}
+
+// Half-pixel aligned filter taps; when downscaling with antialias the kernel is stretched by
+// in / out (the support widens, the normalisation absorbs the 1/stretch amplitude).
+std::vector<Taps> filter_taps(std::int64_t in, std::int64_t out, const Kernel& kernel,
+                              bool antialias) {
+  const double stretch = antialias && out < in ? static_cast<double>(in) / out : 1.0;
+  const double half = kernel.support * stretch;
+  std::vector<Taps> rows(static_cast<std::size_t>(out));
+  for (std::int64_t j = 0; j < out; ++j) {
+    const double u = static_cast<double>(2 * j + 1) * in / (2.0 * out) - 0.5;
+    Taps taps;
+    const auto hi = static_cast<std::int64_t>(std::ceil(u + half));
+    for (auto i = static_cast<std::int64_t>(std::floor(u - half)); i <= hi; ++i) {
+      const double w = kernel.f((u - i) / stretch);
+      if (w != 0.0) taps.emplace_back(fold(i, in), w);
+    }
+    rows[static_cast<std::size_t>(j)] = normalise(std::move(taps));
+  }
+  return rows;
+}
+
+std::vector<Taps> make_taps(std::int64_t in, std::int64_t out, const ResizeOptions& options) {
+  if (options.method == Interpolation::Nearest) return nearest_taps(in, out);
+  return filter_taps(in, out, kernel_for(options.method), options.antialias);
+}
+
+// The (out × in) resampling matrix of one axis, sparse: row j holds the taps of output j.
+torch::Tensor sparse_matrix(const std::vector<Taps>& rows, std::int64_t in,
+                            const torch::TensorOptions& options) {
+  std::vector<std::int64_t> row_index, col_index;
+  std::vector<double> weight;
+  for (std::size_t j = 0; j < rows.size(); ++j)
+    for (const auto& [i, w] : rows[j]) {
+      row_index.push_back(static_cast<std::int64_t>(j));
+      col_index.push_back(i);
+      weight.push_back(w);
+    }
+  const auto indices = torch::stack({torch::tensor(row_index), torch::tensor(col_index)});
+  const auto values = torch::tensor(weight, torch::kFloat64);
+  const std::vector<std::int64_t> size = {static_cast<std::int64_t>(rows.size()), in};
+  return torch::sparse_coo_tensor(indices.to(options.device()), values.to(options), size)
+      .coalesce();
+}
+
+// Resamples dim -2 of x (B × H × W): one sparse (out × H) @ (H × W) product per image.
+torch::Tensor resample_rows(const torch::Tensor& x, const torch::Tensor& matrix) {
+  auto out = torch::empty({x.size(0), matrix.size(0), x.size(2)}, x.options());
+  for (std::int64_t b = 0; b < x.size(0); ++b) {
+    auto slice = out[b];
+    torch::mm_out(slice, matrix, x[b]);
+  }
+  return out;
+}
+
+// Resamples dim -1 of x (B × H × W): the sparse matrix multiplies from the left, so the columns
+// are brought to the front as (W × B·H) and the (out × B·H) result is transposed back.
+torch::Tensor resample_cols(const torch::Tensor& x, const torch::Tensor& matrix) {
+  const auto columns = x.reshape({-1, x.size(2)}).t().contiguous();
+  return torch::mm(matrix, columns).t().contiguous().view({x.size(0), x.size(1), -1});
+}
+
+// Resamples dim `dim` (-2 or -1) of x, viewed as B × H × W.
+torch::Tensor resample(const torch::Tensor& x, std::int64_t dim, std::int64_t out,
+                       const ResizeOptions& options) {
+  const std::int64_t in = x.size(dim);
+  const auto matrix = sparse_matrix(make_taps(in, out, options), in, x.options());
+  const auto images = x.reshape({-1, x.size(-2), x.size(-1)});
+  auto sizes = x.sizes().vec();
+  sizes[static_cast<std::size_t>(x.dim() + dim)] = out;
+  return (dim == -2 ? resample_rows(images, matrix) : resample_cols(images, matrix)).view(sizes);
+}
+
+torch::ScalarType compute_type(torch::ScalarType t) {
+  return t == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
+}
+
+void check_image(const torch::Tensor& image) {
+  check(image.defined(), "", "resize: undefined tensor");
+  check(image.dim() >= 2, "",
+        "resize expects an H×W, C×H×W or N×C×H×W tensor, got " + std::to_string(image.dim()) +
+            " dims");
+  check(image.is_floating_point(), "",
+        "resize expects a floating-point tensor (float16/32/64), got " +
+            std::string(c10::toString(image.scalar_type())));
+  check(image.size(-1) >= 1 && image.size(-2) >= 1, "", "resize: empty input image");
+}
+
+}  // namespace
+
+torch::Tensor resize(const torch::Tensor& image, std::int64_t out_height, std::int64_t out_width,
+                     const ResizeOptions& options) {
+  check_image(image);
+  check(out_height >= 1 && out_width >= 1, "",
+        "resize: output size must be at least 1×1, got " + std::to_string(out_height) + "×" +
+            std::to_string(out_width));
+  const std::int64_t in_h = image.size(-2), in_w = image.size(-1);
+  if (in_h == out_height && in_w == out_width) return image.clone();
+  auto sizes = image.sizes().vec();
+  sizes[sizes.size() - 2] = out_height;
+  sizes[sizes.size() - 1] = out_width;
+  if (image.numel() == 0) return torch::empty(sizes, image.options());
+  torch::Tensor x = image.to(compute_type(image.scalar_type()));
+  // The column pass transposes its input and output, so run it on the smaller image: before the
+  // row pass when that enlarges the image, after it otherwise.
+  const bool columns_first = out_height > in_h;
+  if (columns_first && in_w != out_width) x = resample(x, -1, out_width, options);
+  if (in_h != out_height) x = resample(x, -2, out_height, options);
+  if (!columns_first && in_w != out_width) x = resample(x, -1, out_width, options);
+  return x.to(image.scalar_type());
+}
+
+torch::Tensor resize_by(const torch::Tensor& image, double scale, const ResizeOptions& options) {
+  check_image(image);
+  check(std::isfinite(scale) && scale > 0.0, "",
+        "resize: scale must be finite and > 0, got " + std::to_string(scale));
+  // ceil(in × scale), with a relative tolerance so that e.g. 300 × (1/3) gives 100, not 101.
+  const auto out_size = [scale](std::int64_t in) {
+    const double exact = static_cast<double>(in) * scale;
+    check(exact < 9.0e15, "", "resize: output size too large");
+    return std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(exact * (1.0 - 1e-12))));
+  };
+  return resize(image, out_size(image.size(-2)), out_size(image.size(-1)), options);
+}
+
+Interpolation parse_interpolation(const std::string& name) {
+  if (name == "nearest") return Interpolation::Nearest;
+  if (name == "bilinear") return Interpolation::Bilinear;
+  if (name == "bicubic") return Interpolation::Bicubic;
+  if (name == "lanczos3") return Interpolation::Lanczos3;
+  throw Error("", "unknown interpolation '" + name +
+                      "' (expected nearest, bilinear, bicubic or lanczos3)");
+}
+
+}  // namespace strata::image

@@ -1,0 +1,111 @@
+// Tests of the core layer: errors, atomic file output, output-path safety, device parsing.
+#include <torch/torch.h>
+
+#include <filesystem>
+
+#include "strata/core/device.hpp"
+#include "strata/core/error.hpp"
+#include "strata/core/file.hpp"
+#include "testing.hpp"
+
+namespace strata {
+namespace {
+
+using testing::TempDir;
+
+TEST(Error, CarriesPathAndReason) {
+  const Error e("a/b.png", "truncated PNG data");
+  EXPECT_EQ(e.path(), "a/b.png");
+  EXPECT_EQ(e.reason(), "truncated PNG data");
+  EXPECT_STREQ(e.what(), "a/b.png: truncated PNG data");
+  EXPECT_STREQ(Error("", "bad option").what(), "bad option");
+}
+
+TEST(File, AtomicWriteLeavesNoTempFile) {
+  TempDir dir;
+  const std::vector<std::uint8_t> bytes = {1, 2, 3, 4};
+  write_file_atomic(dir.file("x.bin"), bytes);
+  EXPECT_EQ(read_file(dir.file("x.bin")), bytes);
+  EXPECT_EQ(dir.list(), std::vector<std::string>{"x.bin"});
+}
+
+TEST(File, AtomicWriteReplacesExistingFileWhole) {
+  TempDir dir;
+  write_file_atomic(dir.file("x.bin"), std::vector<std::uint8_t>(1000, 7));
+  write_file_atomic(dir.file("x.bin"), std::vector<std::uint8_t>{9});
+  EXPECT_EQ(read_file(dir.file("x.bin")), std::vector<std::uint8_t>{9});
+}
+
+TEST(File, AtomicWriteIntoMissingFolderFailsCleanly) {
+  TempDir dir;
+  EXPECT_THROW(write_file_atomic(dir.file("nope/x.bin"), std::vector<std::uint8_t>{1}), Error);
+  EXPECT_TRUE(dir.list().empty());
+}
+
+TEST(File, ReadFileErrors) {
+  TempDir dir;
+  EXPECT_THROW(read_file(dir.file("missing.png")), Error);
+  EXPECT_THROW(read_file(dir.path()), Error);
+  write_file_atomic(dir.file("big"), std::vector<std::uint8_t>(100, 0));
+  try {
+    read_file(dir.file("big"), 10);
+    FAIL() << "expected a size-limit error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.reason()).find("limit"), std::string::npos);
+  }
+}
+
+TEST(File, OutputMustNotOverwriteInput) {
+  TempDir dir;
+  const std::string in = dir.file("in.png");
+  write_file_atomic(in, std::vector<std::uint8_t>{1});
+  EXPECT_THROW(check_output_path(in, {in}, false), Error);
+  EXPECT_NO_THROW(check_output_path(in, {in}, true));
+  // The same file through another spelling of its path.
+  EXPECT_THROW(check_output_path(dir.path() + "/./in.png", {in}, false), Error);
+  std::filesystem::create_hard_link(in, dir.file("link.png"));
+  EXPECT_THROW(check_output_path(dir.file("link.png"), {in}, false), Error);
+  EXPECT_NO_THROW(check_output_path(dir.file("out.png"), {in}, false));
+  EXPECT_THROW(check_output_path(dir.file("no/out.png"), {in}, false), Error);
+  EXPECT_THROW(check_output_path(dir.path(), {in}, false), Error);
+}
+
+TEST(File, ExtensionIsLowerCase) {
+  EXPECT_EQ(extension_of("a/b/Photo.JPG"), "jpg");
+  EXPECT_EQ(extension_of("x.tar.gz"), "gz");
+  EXPECT_EQ(extension_of("noext"), "");
+}
+
+TEST(Device, ParsesSpecs) {
+  EXPECT_EQ(parse_device("cpu"), torch::Device(torch::kCPU));
+  const torch::Device a = parse_device("auto");
+  EXPECT_EQ(a.is_cuda(), torch::cuda::is_available());
+  for (const char* bad : {"gpu", "cuda:x", "cuda:-1", "", "cuda:99999"})
+    EXPECT_THROW(parse_device(bad), Error) << bad;
+  if (!torch::cuda::is_available()) {
+    EXPECT_THROW(parse_device("cuda"), Error);
+    EXPECT_THROW(parse_device("cuda:0"), Error);
+  } else {
+    EXPECT_EQ(parse_device("cuda:0"), torch::Device(torch::kCUDA, 0));
+  }
+}
+
+TEST(Device, SeedMakesRandomnessReproducible) {
+  set_seed(42);
+  const auto a = torch::rand({8});
+  set_seed(42);
+  const auto b = torch::rand({8});
+  EXPECT_TRUE(torch::equal(a, b));
+  EXPECT_THROW(set_threads(0), Error);
+}
+
+TEST(Device, RuntimeInfoIsConsistent) {
+  const RuntimeInfo info = runtime_info();
+  EXPECT_EQ(info.strata_version, STRATA_VERSION);
+  EXPECT_FALSE(info.torch_version.empty());
+  EXPECT_EQ(info.cuda_available, info.cuda_device_count > 0);
+  EXPECT_GT(info.threads, 0);
+}
+
+}  // namespace
+}  // namespace strata
