@@ -31,7 +31,8 @@ void BM_Strata(benchmark::State& state, double scale) {
   const auto out_h = static_cast<std::int64_t>(kHeight * scale);
   const auto out_w = static_cast<std::int64_t>(kWidth * scale);
   const strata::image::ResizeOptions options{strata::image::Interpolation::Bicubic, true};
-  for (auto _ : state) benchmark::DoNotOptimize(strata::image::resize(image, out_h, out_w, options));
+  for (auto _ : state)
+    benchmark::DoNotOptimize(strata::image::resize(image, out_h, out_w, options));
   set_pixels(state, out_h, out_w);
 }
 BENCHMARK_CAPTURE(BM_Strata, down_x0_5_bicubic_aa, 0.5)->Unit(benchmark::kMillisecond);

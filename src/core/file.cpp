@@ -4,18 +4,19 @@
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <random>
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "strata/core/error.hpp"
 
 namespace strata {
-
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -51,8 +52,7 @@ void write_all(int fd, const std::uint8_t* p, std::size_t n, const std::string& 
 }  // namespace
 
 std::vector<std::uint8_t> read_file(const std::string& path, std::uint64_t max_bytes) {
-  std::error_code ec;
-  if (fs::is_directory(path, ec)) throw Error(path, "is a directory, not a file");
+  if (is_directory(path)) throw Error(path, "is a directory, not a file");
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw Error(path, "cannot open: " + errno_text());
   FdCloser closer{fd};
@@ -97,29 +97,96 @@ void write_file_atomic(const std::string& path, const std::vector<std::uint8_t>&
 }
 
 bool same_file(const std::string& a, const std::string& b) {
-  std::error_code ec;
-  return fs::exists(a, ec) && fs::exists(b, ec) && fs::equivalent(a, b, ec);
+  struct stat sa, sb;
+  return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev &&
+         sa.st_ino == sb.st_ino;
 }
 
 void check_output_path(const std::string& output, const std::vector<std::string>& inputs,
                        bool force) {
   check(!output.empty(), output, "empty output path");
-  std::error_code ec;
-  if (fs::is_directory(output, ec)) throw Error(output, "output is a directory");
+  if (is_directory(output)) throw Error(output, "output is a directory");
   for (const auto& in : inputs)
     if (!force && same_file(output, in))
       throw Error(output, "output would overwrite input " + in + " (use --force to allow)");
-  const fs::path parent = fs::path(output).parent_path();
-  if (!parent.empty() && !fs::is_directory(parent, ec))
-    throw Error(output, "output folder " + parent.string() + " does not exist");
+  const std::string parent = parent_of(output);
+  if (!parent.empty() && !is_directory(parent))
+    throw Error(output, "output folder " + parent + " does not exist");
+}
+
+std::string parent_of(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  if (slash == std::string::npos) return "";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+std::string basename_of(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
 std::string extension_of(const std::string& path) {
-  std::string ext = fs::path(path).extension().string();
-  if (!ext.empty() && ext[0] == '.') ext.erase(0, 1);
+  const std::string base = basename_of(path);
+  const auto dot = base.find_last_of('.');
+  std::string ext = dot == std::string::npos || dot == 0 ? "" : base.substr(dot + 1);
   std::transform(ext.begin(), ext.end(), ext.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return ext;
+}
+
+bool path_exists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+bool is_directory(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+void make_directories(const std::string& path) {
+  check(!path.empty(), path, "empty folder name");
+  if (is_directory(path)) return;
+  const std::string parent = parent_of(path);
+  if (!parent.empty() && parent != path) make_directories(parent);
+  if (::mkdir(path.c_str(), 0755) != 0 && !(errno == EEXIST && is_directory(path)))
+    throw Error(path, "cannot create folder: " + errno_text());
+}
+
+std::string make_temp_directory(const std::string& prefix, const std::string& parent) {
+  std::string base = parent;
+  if (base.empty()) {
+    const char* tmp = std::getenv("TMPDIR");
+    base = tmp && *tmp ? tmp : "/tmp";
+  }
+  std::string templ = base + "/" + prefix + "XXXXXX";
+  if (::mkdtemp(&templ[0]) == nullptr)
+    throw Error(base, "cannot create a temporary folder: " + errno_text());
+  return templ;
+}
+
+namespace {
+int remove_entry(const char* path, const struct stat*, int, struct FTW*) { return ::remove(path); }
+}  // namespace
+
+void remove_tree(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return;
+  if (::nftw(path.c_str(), remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+    throw Error(path, "cannot remove: " + errno_text());
+}
+
+std::vector<std::string> list_directory(const std::string& path) {
+  DIR* dir = ::opendir(path.c_str());
+  if (dir == nullptr) throw Error(path, "cannot list folder: " + errno_text());
+  std::vector<std::string> names;
+  while (const dirent* e = ::readdir(dir)) {
+    const std::string name = e->d_name;
+    if (name != "." && name != "..") names.push_back(name);
+  }
+  ::closedir(dir);
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 }  // namespace strata

@@ -94,7 +94,8 @@ Weights decode_safetensors(const std::vector<std::uint8_t>& bytes, const std::st
   Weights w;
   w.metadata = header.metadata;
   const std::uint8_t* data = bytes.data() + header.data_offset;
-  for (const auto& e : header.tensors) w.tensors.emplace(e.name, decode_tensor(e, data + e.begin, name));
+  for (const auto& e : header.tensors)
+    w.tensors.emplace(e.name, decode_tensor(e, data + e.begin, name));
   return w;
 }
 

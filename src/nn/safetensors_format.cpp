@@ -30,8 +30,8 @@ struct DTypeInfo {
 };
 
 constexpr DTypeInfo kDTypes[] = {
-    {DType::F32, "F32", 4}, {DType::F16, "F16", 2}, {DType::BF16, "BF16", 2},
-    {DType::I64, "I64", 8}, {DType::F64, "F64", 8}, {DType::I32, "I32", 4},
+    {DType::F32, "F32", 4}, {DType::F16, "F16", 2},   {DType::BF16, "BF16", 2},
+    {DType::I64, "I64", 8}, {DType::F64, "F64", 8},   {DType::I32, "I32", 4},
     {DType::U8, "U8", 1},   {DType::BOOL, "BOOL", 1},
 };
 
@@ -53,10 +53,29 @@ std::string dtype_list() {
   return list;
 }
 
-// Quotes a (possibly hostile, possibly huge) name for an error message.
+// Replaces control characters (and, unless `keep_utf8`, every non-ASCII byte) with '?'.
+std::string printable(std::string s, bool keep_utf8) {
+  for (char& c : s) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b < 0x20 || b == 0x7f || (b >= 0x80 && !keep_utf8)) c = '?';
+  }
+  return s;
+}
+
+// Quotes a (possibly hostile, possibly huge) name for an error message. Names come from parsed
+// JSON, so they are valid UTF-8 (cutting may split a character at the end).
 std::string quote_name(const std::string& s) {
-  if (s.size() <= kMaxNameInMessage) return "'" + s + "'";
-  return "'" + s.substr(0, kMaxNameInMessage) + "...'";
+  if (s.size() <= kMaxNameInMessage) return "'" + printable(s, true) + "'";
+  return "'" + printable(s.substr(0, kMaxNameInMessage), true) + "...'";
+}
+
+// nlohmann's message without its "[json.exception.parse_error.101] " prefix, in ASCII.
+std::string json_error_text(const json::exception& e) {
+  std::string text = e.what();
+  const std::size_t prefix_end = text.find("] ");
+  if (text.rfind("[json.exception.", 0) == 0 && prefix_end != std::string::npos)
+    text.erase(0, prefix_end + 2);
+  return printable(text, false);
 }
 
 // Bytes needed by a tensor of `shape` and element size `elem`; false on overflow.
@@ -92,11 +111,11 @@ json parse_json_unique_keys(const char* begin, const char* end, const std::strin
   try {
     header = json::parse(begin, end, callback);
   } catch (const json::exception& e) {
-    throw Error(name, std::string("invalid JSON header: ") + e.what());
+    throw Error(name, "invalid JSON header: " + json_error_text(e));
   }
   check(duplicate.empty(), name,
-        (duplicate_is_tensor ? "duplicate tensor name " : "duplicate key ") + quote_name(duplicate) +
-            " in header");
+        (duplicate_is_tensor ? "duplicate tensor name " : "duplicate key ") +
+            quote_name(duplicate) + " in header");
   return header;
 }
 
@@ -161,8 +180,8 @@ TensorEntry parse_entry(const std::string& tensor, const json& value, std::uint6
   check(dtype.is_string(), name, where + ": dtype is not a string");
   const DTypeInfo* info = find_dtype(dtype.get_ref<const std::string&>());
   check(info != nullptr, name,
-        where + ": unknown dtype " + quote_name(dtype.get<std::string>()) + " (supported: " +
-            dtype_list() + ")");
+        where + ": unknown dtype " + quote_name(dtype.get<std::string>()) +
+            " (supported: " + dtype_list() + ")");
   entry.dtype = info->type;
   entry.shape = parse_shape(value.at("shape"), where, name);
   std::tie(entry.begin, entry.end) = parse_offsets(value.at("data_offsets"), where, name);
@@ -188,7 +207,8 @@ void check_coverage(const std::vector<TensorEntry>& tensors, std::uint64_t data_
   const TensorEntry* previous = nullptr;
   for (const auto& t : tensors) {
     check(t.begin >= covered, name,
-          "tensor " + quote_name(t.name) + " overlaps tensor " + quote_name(previous ? previous->name : ""));
+          "tensor " + quote_name(t.name) + " overlaps tensor " +
+              quote_name(previous ? previous->name : ""));
     check(t.begin == covered, name,
           "gap in the data section: bytes " + std::to_string(covered) + " to " +
               std::to_string(t.begin) + " belong to no tensor");
@@ -238,7 +258,7 @@ std::string header_text(const std::vector<RawTensorView>& tensors,
   try {
     text = header.dump();
   } catch (const json::exception& e) {
-    throw Error("", std::string("cannot write safetensors header: ") + e.what());
+    throw Error("", "cannot write safetensors header: " + json_error_text(e));
   }
   text.append((8 - text.size() % 8) % 8, ' ');
   return text;
@@ -252,8 +272,7 @@ std::size_t dtype_size(DType t) { return info_of(t).size; }
 
 std::string shape_to_string(const std::vector<std::int64_t>& shape) {
   std::string text = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i)
-    text += (i ? "," : "") + std::to_string(shape[i]);
+  for (std::size_t i = 0; i < shape.size(); ++i) text += (i ? "," : "") + std::to_string(shape[i]);
   return text + "]";
 }
 

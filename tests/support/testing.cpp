@@ -4,16 +4,16 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
 
 #include <sys/wait.h>
 
-namespace strata::testing {
+#include "strata/core/error.hpp"
+#include "strata/core/file.hpp"
 
-namespace fs = std::filesystem;
+namespace strata::testing {
 
 std::string data_root() {
   const char* env = std::getenv("STRATA_DATA");
@@ -22,30 +22,18 @@ std::string data_root() {
 
 std::string data_path(const std::string& relative) { return data_root() + "/" + relative; }
 
-bool exists(const std::string& path) { return fs::exists(path); }
+bool exists(const std::string& path) { return path_exists(path); }
 
-TempDir::TempDir() {
-  std::random_device rd;
-  for (;;) {
-    fs::path p = fs::temp_directory_path() / ("strata-test-" + std::to_string(rd()));
-    if (fs::create_directory(p)) {
-      path_ = p.string();
-      return;
-    }
+TempDir::TempDir() : path_(make_temp_directory("strata-test-")) {}
+
+TempDir::~TempDir() {
+  try {
+    remove_tree(path_);
+  } catch (const Error&) {
   }
 }
 
-TempDir::~TempDir() {
-  std::error_code ec;
-  fs::remove_all(path_, ec);
-}
-
-std::vector<std::string> TempDir::list() const {
-  std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(path_)) names.push_back(e.path().filename().string());
-  std::sort(names.begin(), names.end());
-  return names;
-}
+std::vector<std::string> TempDir::list() const { return list_directory(path_); }
 
 void write_bytes(const std::string& path, const std::vector<std::uint8_t>& bytes) {
   std::ofstream f(path, std::ios::binary);

@@ -1,7 +1,7 @@
 // Tests of the core layer: errors, atomic file output, output-path safety, device parsing.
 #include <torch/torch.h>
 
-#include <filesystem>
+#include <unistd.h>
 
 #include "strata/core/device.hpp"
 #include "strata/core/error.hpp"
@@ -63,17 +63,40 @@ TEST(File, OutputMustNotOverwriteInput) {
   EXPECT_NO_THROW(check_output_path(in, {in}, true));
   // The same file through another spelling of its path.
   EXPECT_THROW(check_output_path(dir.path() + "/./in.png", {in}, false), Error);
-  std::filesystem::create_hard_link(in, dir.file("link.png"));
+  ASSERT_EQ(::link(in.c_str(), dir.file("link.png").c_str()), 0);
   EXPECT_THROW(check_output_path(dir.file("link.png"), {in}, false), Error);
   EXPECT_NO_THROW(check_output_path(dir.file("out.png"), {in}, false));
   EXPECT_THROW(check_output_path(dir.file("no/out.png"), {in}, false), Error);
   EXPECT_THROW(check_output_path(dir.path(), {in}, false), Error);
 }
 
-TEST(File, ExtensionIsLowerCase) {
+TEST(File, PathParts) {
   EXPECT_EQ(extension_of("a/b/Photo.JPG"), "jpg");
   EXPECT_EQ(extension_of("x.tar.gz"), "gz");
   EXPECT_EQ(extension_of("noext"), "");
+  EXPECT_EQ(extension_of("dir.d/noext"), "");
+  EXPECT_EQ(extension_of(".hidden"), "");
+  EXPECT_EQ(parent_of("a/b/c.png"), "a/b");
+  EXPECT_EQ(parent_of("c.png"), "");
+  EXPECT_EQ(parent_of("/c.png"), "/");
+  EXPECT_EQ(basename_of("a/b/c.png"), "c.png");
+}
+
+TEST(File, DirectoriesAreMadeListedAndRemoved) {
+  TempDir dir;
+  const std::string deep = dir.file("x/y/z");
+  make_directories(deep);
+  EXPECT_TRUE(is_directory(deep));
+  make_directories(deep);  // idempotent
+  write_file_atomic(deep + "/f.bin", std::vector<std::uint8_t>{1});
+  EXPECT_EQ(list_directory(dir.file("x/y")), std::vector<std::string>{"z"});
+  EXPECT_TRUE(path_exists(deep + "/f.bin"));
+  EXPECT_FALSE(is_directory(deep + "/f.bin"));
+  EXPECT_THROW(make_directories(deep + "/f.bin/sub"), Error);
+  remove_tree(dir.file("x"));
+  EXPECT_FALSE(path_exists(dir.file("x")));
+  EXPECT_NO_THROW(remove_tree(dir.file("x")));
+  EXPECT_THROW(list_directory(dir.file("x")), Error);
 }
 
 TEST(Device, ParsesSpecs) {

@@ -31,9 +31,9 @@ std::string name_of(Interpolation m) {
 
 ResizeOptions opts(Interpolation method, bool antialias = true) { return {method, antialias}; }
 
-torch::Tensor random_image(std::vector<std::int64_t> shape, torch::ScalarType type = torch::kFloat32) {
+torch::Tensor random_image(const std::vector<std::int64_t>& shape) {
   torch::manual_seed(42);
-  return torch::rand(shape, torch::dtype(type));
+  return torch::rand(shape);
 }
 
 torch::Tensor row(const std::vector<double>& values) {
@@ -64,6 +64,11 @@ TEST(Resize, BilinearMatchesTorchInterpolate) {
     const auto ours = resize(x, h, w, opts(Interpolation::Bilinear, false));
     EXPECT_LT(max_abs_diff(ours, torch_bilinear(x, h, w)), 1e-5) << h << "x" << w;
   }
+  // A non-contiguous (transposed) input gives the same result as its contiguous copy.
+  const auto t = x.transpose(-1, -2);
+  EXPECT_LT(max_abs_diff(resize(t, 40, 30, opts(Interpolation::Bilinear, false)),
+                         torch_bilinear(t.contiguous(), 40, 30)),
+            1e-5);
 }
 
 // Interior pixels (whose kernel does not reach the border) also match torch's PIL-style
@@ -100,8 +105,8 @@ TEST(Resize, BicubicRowMatchesHandComputedKeys) {
 
 // imresize([1 2 3 4; 5 6 7 8], [4 8]) (bicubic). The image is linear, so per axis the result is
 // the resampled ramp. Columns (4 -> 8), with the weights of the test above on a ramp a..a+3:
-//   j=0: 128a - 3*1 - 9*1 = a - 12/128 = a - 0.09375;   j=1: a + (29 - 3*2)/128 = a + 0.1796875;
-//   j=2: a + (111 - 9*2)/128 = a + 0.7265625;           j=3,4: interior, linear: a + 1.25, a + 1.75;
+//   j=0: a + (-3*1 - 9*1)/128 = a - 0.09375;      j=1: a + (29 - 3*2)/128 = a + 0.1796875;
+//   j=2: a + (111 - 9*2)/128 = a + 0.7265625;     j=3,4: interior, linear: a + 1.25, a + 1.75;
 //   j=5..7 mirror j=2..0: a + 2.2734375, a + 2.8203125, a + 3.09375.
 // Rows (2 -> 4, extended x1 x0 | x0 x1 | x1 x0), step 4 between the rows:
 //   i=0 u=-0.25: (-3x1 + 29x0 + 111x0 - 9x1)/128 = x0 - 12*4/128 = x0 - 0.375;
@@ -185,6 +190,8 @@ TEST_P(ResizeMethod, OutputShapesAndDtypes) {
   EXPECT_EQ(resize(x, 7, 44, opts(GetParam())).sizes(), (std::vector<std::int64_t>{2, 3, 7, 44}));
   EXPECT_EQ(resize(x[0], 31, 5, opts(GetParam())).sizes(), (std::vector<std::int64_t>{3, 31, 5}));
   EXPECT_EQ(resize(x[0][0], 9, 9, opts(GetParam())).sizes(), (std::vector<std::int64_t>{9, 9}));
+  EXPECT_EQ(resize(x.narrow(0, 0, 0), 4, 6, opts(GetParam())).sizes(),
+            (std::vector<std::int64_t>{0, 3, 4, 6}));
   // ceil(15 * 0.5) = 8, ceil(21 * 0.5) = 11; ceil(15 * 1.5) = 23, ceil(21 * 1.5) = 32.
   EXPECT_EQ(resize_by(x, 0.5, opts(GetParam())).sizes(), (std::vector<std::int64_t>{2, 3, 8, 11}));
   EXPECT_EQ(resize_by(x, 1.5, opts(GetParam())).sizes(), (std::vector<std::int64_t>{2, 3, 23, 32}));
