@@ -76,6 +76,8 @@ int run(int argc, char** argv) {
   add_global_options(app, g);
   register_info(app);
   register_convert(app);
+  register_filter(app);
+  register_eval(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -91,7 +93,10 @@ int run(int argc, char** argv) {
     if (g.threads > 0) set_threads(g.threads);
     set_seed(g.seed);
     Context ctx(g);
-    for (const CLI::App* sub : app.get_subcommands()) registry().at(sub)(ctx);
+    // Run the deepest chosen command (e.g. "eval filter-denoise").
+    const CLI::App* chosen = app.get_subcommands().front();
+    while (!chosen->get_subcommands().empty()) chosen = chosen->get_subcommands().front();
+    registry().at(chosen)(ctx);
     return 0;
   } catch (const strata::Error& e) {
     std::cerr << "strata: error: " << e.what() << '\n';

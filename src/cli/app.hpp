@@ -51,6 +51,8 @@ CLI::App* add_command(CLI::App& app, const std::string& name, const std::string&
 // One registration function per command file.
 void register_info(CLI::App& app);
 void register_convert(CLI::App& app);
+void register_filter(CLI::App& app);
+void register_eval(CLI::App& app);
 
 /// Entry point: parses argv, runs the command, maps errors to a one-line message and exit code
 /// (1 for a failed run, 2 for bad usage).

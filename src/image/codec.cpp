@@ -84,6 +84,13 @@ RawImage decode(const std::uint8_t* data, std::size_t size, const DecodeLimits& 
   throw Error(name, "unrecognised image format (not PNG, JPEG, PFM or FLO)");
 }
 
+std::vector<std::string> list_images(const std::string& dir) {
+  std::vector<std::string> paths;
+  for (const auto& name : list_directory(dir))
+    if (format_from_path(name) != Format::Unknown) paths.push_back(dir + "/" + name);
+  return paths;
+}
+
 RawImage read_raw(const std::string& path, const DecodeLimits& limits) {
   const auto bytes = read_file(path, limits.max_file_bytes);
   return decode(bytes.data(), bytes.size(), limits, path);

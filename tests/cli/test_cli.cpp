@@ -134,3 +134,82 @@ TEST(Cli, NeverOverwritesTheInputUnlessForced) {
 
 }  // namespace
 }  // namespace strata
+
+namespace strata {
+namespace {
+
+using testing::run_strata;
+using testing::TempDir;
+
+std::string scene_path() { return std::string(STRATA_SOURCE_DIR) + "/examples/scene.png"; }
+
+TEST(CliFilter, ListsEveryFilterWithDefaults) {
+  const auto r = run_strata({"filter", "--list", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_GE(j.size(), 12u);
+  bool saw_guided = false;
+  for (const auto& f : j)
+    if (f.at("name") == "guided") {
+      saw_guided = true;
+      EXPECT_EQ(f.at("params").at("radius"), 8);
+      EXPECT_EQ(f.at("guide"), "optional");
+    }
+  EXPECT_TRUE(saw_guided);
+  const auto human = run_strata({"filter", "--list"});
+  EXPECT_NE(human.out.find("--sigma-r"), std::string::npos) << human.out;
+}
+
+TEST(CliFilter, RunsWithParametersAndGuide) {
+  TempDir dir;
+  const auto r = run_strata({"filter", "guided", scene_path(), dir.file("g.png"), "--radius",
+                             "4", "--eps", "0.001", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out).at("params").at("radius"), 4);
+  const torch::Tensor in = image::read_image(scene_path());
+  const torch::Tensor out = image::read_image(dir.file("g.png"));
+  EXPECT_EQ(out.sizes(), in.sizes());
+  EXPECT_GT(testing::max_abs_diff(out, in), 0.05);
+  const auto j = run_strata({"filter", "bilateral", scene_path(), dir.file("j.pfm"), "--guide",
+                             scene_path(), "--sigma-s", "2"});
+  ASSERT_EQ(j.exit_code, 0) << j.err;
+  EXPECT_EQ(image::read_image(dir.file("j.pfm")).sizes(), in.sizes());
+}
+
+TEST(CliFilter, BadRequestsAreCleanErrors) {
+  TempDir dir;
+  expect_clean_failure(run_strata({"filter", "sharpen", scene_path(), dir.file("o.png")}), 1,
+                       "unknown filter");
+  expect_clean_failure(
+      run_strata({"filter", "box", scene_path(), dir.file("o.png"), "--eps", "0.1"}), 1,
+      "no parameter --eps");
+  expect_clean_failure(run_strata({"filter", "box", scene_path(), dir.file("o.png"), "--guide",
+                                   scene_path()}),
+                       1, "takes no guide");
+  expect_clean_failure(run_strata({"filter", "box", scene_path()}), 1, "usage");
+  expect_clean_failure(
+      run_strata({"filter", "guided", scene_path(), dir.file("o.png"), "--radius", "-2"}), 1,
+      "radius");
+  EXPECT_TRUE(dir.list().empty());
+}
+
+TEST(CliEval, FilterDenoiseOnATinySet) {
+  TempDir dir;
+  const torch::Tensor scene = image::read_image(scene_path());
+  image::write_image(dir.file("a.png"), scene.narrow(1, 0, 64).narrow(2, 0, 96));
+  image::write_image(dir.file("b.png"), scene.narrow(1, 100, 64).narrow(2, 100, 96));
+  const auto r = run_strata({"eval", "filter-denoise", "--images", dir.path(), "--sigmas", "25",
+                             "--methods", "gf,umgf-gf", "--radii", "2", "--eps-sqrt", "0.1",
+                             "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j.at("images"), 2);
+  const auto& row = j.at("rows").at(0);
+  EXPECT_GT(row.at("methods").at("GF").at("psnr").get<double>(),
+            row.at("input_psnr").get<double>());
+  expect_clean_failure(run_strata({"eval", "filter-denoise", "--images", dir.file("none")}), 1,
+                       "cannot list folder");
+}
+
+}  // namespace
+}  // namespace strata

@@ -6,18 +6,28 @@
 
 namespace strata::filter {
 
-/// Bilateral filter: Gaussian spatial weight exp(-d²/2σs²) over a square window of radius
-/// `radius` (default: round(1.5·σs), OpenCV's choice for d <= 0), range weight exp(-Δ²/2σr²) with
-/// Δ the L1 colour distance summed over channels (as OpenCV), borders reflected (REFLECT_101).
+/// Bilateral filter with OpenCV's semantics (cv::bilateralFilter on 32F): weights
+/// exp(-(dx²+dy²)/2σs²) · exp(-Δ²/2σr²) over the circular window dx²+dy² <= r², Δ the L1 colour
+/// distance Σ_c |x_c(q) − x_c(p)| over all channels, borders reflected (BORDER_REFLECT_101).
+/// radius -1 (default): round(1.5·σs) rounding halves to even, at least 1 (OpenCV's d <= 0);
+/// radius 0 returns a copy. OpenCV evaluates the range exp by table interpolation: results agree
+/// with it to ~1e-6. σs, σr > 0; any channel count.
 torch::Tensor bilateral_filter(const torch::Tensor& x, double sigma_s, double sigma_r,
                                int radius = -1);
 
-/// Joint bilateral filter: range weights from `guide` (1 or 3 channels) instead of the input.
+/// Joint bilateral filter: as bilateral_filter, with the range distance Δ taken over the channels
+/// of `guide` (any count, typically 1 or 3) instead of the input's. Matches
+/// cv::ximgproc::jointBilateralFilter (32F) except for a constant guide, where OpenCV switches to
+/// a square-window cv::GaussianBlur while this keeps the circular-window Gaussian.
 torch::Tensor joint_bilateral_filter(const torch::Tensor& x, const torch::Tensor& guide,
                                      double sigma_s, double sigma_r, int radius = -1);
 
-/// Rolling guidance filter: J¹ = Gaussian(x, σs) (constant initial guide, as the paper), then
-/// J^{t+1} = joint_bilateral(x, guide = J^t); `iterations` >= 1.
+/// Rolling guidance filter as the paper (Zhang et al. 2014): the first step from a constant guide
+/// J⁰ is a Gaussian blur, J¹ = Gaussian(x, σs) (radius ceil(3σs), reflect-101), then
+/// J^{t+1} = joint_bilateral_filter(x, guide = J^t, σs, σr); `iterations` (>= 1) counts all steps,
+/// the Gaussian included. cv::ximgproc::rollingGuidanceFilter differs (opencv_contrib issue #1738):
+/// it starts from J⁰ = x, i.e. its first step is a plain bilateral filter of x, and runs
+/// `numOfIter` joint bilateral steps.
 torch::Tensor rolling_guidance_filter(const torch::Tensor& x, double sigma_s, double sigma_r,
                                       int iterations = 4);
 

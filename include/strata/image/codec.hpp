@@ -70,6 +70,10 @@ RawImage decode_pfm(const std::uint8_t* data, std::size_t size, const DecodeLimi
 RawImage decode_flo(const std::uint8_t* data, std::size_t size, const DecodeLimits& limits,
                     const std::string& name);
 
+/// The image files (png, jpg/jpeg, pfm, flo by extension) directly inside `dir`, sorted by
+/// name, as paths "dir/name". Throws strata::Error if the folder cannot be read.
+std::vector<std::string> list_images(const std::string& dir);
+
 /// Reads and decodes a file (format from its content, not its name).
 RawImage read_raw(const std::string& path, const DecodeLimits& limits = {});
 
