@@ -1,7 +1,10 @@
 // Linear and guided filters on a 1920×1080 RGB float image: strata side by side with OpenCV
 // (cv::boxFilter, cv::GaussianBlur, cv::ximgproc::guidedFilter with 1- and 3-channel guides).
 // Both libraries run on 2 threads (torch::set_num_threads, cv::setNumThreads) for a fair
-// comparison.
+// comparison. On a shared machine LibTorch's OpenMP workers spin between ops and glibc returns
+// freed tensors over 32 MB to the OS; OMP_WAIT_POLICY=passive and MALLOC_MMAP_THRESHOLD_ /
+// MALLOC_TRIM_THRESHOLD_ set high make the strata numbers far less load-dependent (OpenCV is
+// unaffected). Report the load with the numbers.
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 

@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -82,17 +83,31 @@ struct Problem {
 
 // ---- CPU float32 kernel ------------------------------------------------------------------------
 
-/// Runs fn(begin, end) over [0, n) in at::get_num_threads() contiguous chunks, one std::thread
-/// each. (at::parallel_for would run serially here: its OpenMP body is compiled into the caller,
-/// and strata is not built with OpenMP.) fn must not throw.
+constexpr std::int64_t kRowsPerBlock = 16;  ///< rows per work item of the CPU kernel
+
+// The per-row loops are also compiled for AVX2 on x86-64 GCC/Clang, picked at load time.
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define STRATA_AVX2_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define STRATA_AVX2_CLONES
+#endif
+
+/// Runs fn(begin, end) over [0, n) in blocks of `block`, handed out on demand to
+/// at::get_num_threads() std::threads (on-demand blocks keep all threads busy on a shared machine).
+/// at::parallel_for would run serially here: its OpenMP body is compiled into the caller, and
+/// strata is not built with OpenMP. fn must not throw.
 template <typename F>
-void parallel_chunks(std::int64_t n, const F& fn) {
-  const std::int64_t threads = std::clamp<std::int64_t>(at::get_num_threads(), 1, n);
-  const std::int64_t chunk = (n + threads - 1) / threads;
+void parallel_blocks(std::int64_t n, std::int64_t block, const F& fn) {
+  const std::int64_t blocks = (n + block - 1) / block;
+  const std::int64_t threads = std::clamp<std::int64_t>(at::get_num_threads(), 1, blocks);
+  std::atomic<std::int64_t> next{0};
+  const auto work = [&] {
+    for (std::int64_t b = next++; b < blocks; b = next++)
+      fn(b * block, std::min(n, (b + 1) * block));
+  };
   std::vector<std::thread> workers;
-  for (std::int64_t t = 1; t < threads; ++t)
-    workers.emplace_back([&fn, t, chunk, n] { fn(t * chunk, std::min(n, (t + 1) * chunk)); });
-  fn(0, std::min(n, chunk));
+  for (std::int64_t t = 1; t < threads; ++t) workers.emplace_back(work);
+  work();
   for (std::thread& worker : workers) worker.join();
 }
 
@@ -129,8 +144,8 @@ struct RowPlanes {
 /// (Tomasi & Manduchi 1998) with OpenCV's L1 colour distance. One fused loop for a guide of
 /// kChannels channels (the compiler unrolls the channel loop and vectorises over x).
 template <int kChannels>
-void row_weights_fixed(const RowPlanes& g, std::int64_t shift, float log_spatial, float k,
-                       std::int64_t width, float* w) {
+STRATA_AVX2_CLONES void row_weights_fixed(const RowPlanes& g, std::int64_t shift, float log_spatial,
+                                          float k, std::int64_t width, float* w) {
   for (std::int64_t i = 0; i < width; ++i) {
     float d = 0.0f;
     for (int c = 0; c < kChannels; ++c) {
@@ -143,8 +158,8 @@ void row_weights_fixed(const RowPlanes& g, std::int64_t shift, float log_spatial
 }
 
 /// As row_weights_fixed for any channel count, one pass per channel.
-void row_weights_any(const RowPlanes& g, std::int64_t shift, float log_spatial, float k,
-                     std::int64_t width, float* w) {
+STRATA_AVX2_CLONES void row_weights_any(const RowPlanes& g, std::int64_t shift, float log_spatial,
+                                        float k, std::int64_t width, float* w) {
   std::fill(w, w + width, 0.0f);
   for (std::int64_t c = 0; c < g.channels; ++c) {
     const float* centre = g.base + c * g.plane;
@@ -166,8 +181,8 @@ void row_weights(const RowPlanes& g, std::int64_t shift, float log_spatial, floa
 }
 
 /// acc[c][x] += w[x]·x_c(x + shift), wsum[x] += w[x].
-void row_accumulate(const RowPlanes& x, std::int64_t shift, const float* w, std::int64_t width,
-                    float* acc, float* wsum) {
+STRATA_AVX2_CLONES void row_accumulate(const RowPlanes& x, std::int64_t shift, const float* w,
+                                       std::int64_t width, float* acc, float* wsum) {
   for (std::int64_t i = 0; i < width; ++i) wsum[i] += w[i];
   for (std::int64_t c = 0; c < x.channels; ++c) {
     const float* src = x.base + c * x.plane + shift;
@@ -209,9 +224,9 @@ torch::Tensor filter_cpu(const Problem& p) {
   torch::Tensor out =
       torch::empty({p.x.size(0), p.x.size(1), p.height(), p.width()}, p.x.options());
   float* dst = out.data_ptr<float>();
-  parallel_chunks(p.x.size(0) * p.height(), [&](std::int64_t begin, std::int64_t end) {
-    filter_rows_cpu(p, begin, end, dst);
-  });
+  parallel_blocks(
+      p.x.size(0) * p.height(), kRowsPerBlock,
+      [&](std::int64_t begin, std::int64_t end) { filter_rows_cpu(p, begin, end, dst); });
   return out;
 }
 

@@ -119,16 +119,20 @@ std::vector<FilterSpec> make_catalogue() {
                  o.iterations = as_int(p, "iters");
                  return relative_total_variation(in, o);
                }});
-  const MugifOptions mu;
+  const MugifOptions mu;  // defaults of the library API
   c.push_back({"mugif", "mutually guided image filtering (Guo et al. 2018); self-guided by default",
                GuideUse::Optional,
                {{"alpha-t", mu.alpha_target, "target smoothing weight α_t"},
-                {"alpha-r", mu.alpha_reference, "reference smoothing weight α_r (0: static)"},
+                {"alpha-r", -1.0,
+                 "reference weight α_r (-1: equal to α_t, the paper's mutual/self-guided mode; "
+                 "0: static reference)"},
                 {"iters", static_cast<double>(mu.iterations), "iterations", true}},
                [](const Tensor& in, const Tensor& g, const ParamValues& p) {
                  MugifOptions o;
                  o.alpha_target = p.at("alpha-t");
-                 o.alpha_reference = p.at("alpha-r");
+                 // α_r < 0: α_r = α_t; without a guide this is the paper's self-guided mode.
+                 const double alpha_r = p.at("alpha-r");
+                 o.alpha_reference = alpha_r < 0 ? o.alpha_target : alpha_r;
                  o.iterations = as_int(p, "iters");
                  return mutually_guided_filter(in, guide_or_self(in, g), o);
                }});

@@ -153,6 +153,10 @@ TEST(BilateralOpenCV, ExplicitRadiusAndTinyImagesMatch) {
   EXPECT_LE(
       report_diff("3x4 r=6", bilateral_filter(tiny, 4.0, 0.3), cv_bilateral(tiny, -1, 4.0, 0.3)),
       kBilateralTolerance);
+  const torch::Tensor row = tiny.narrow(1, 0, 1).contiguous(), pixel = row.narrow(2, 0, 1);
+  EXPECT_LE(max_abs_diff(bilateral_filter(row, 2.0, 0.3), cv_bilateral(row, -1, 2.0, 0.3)),
+            kBilateralTolerance);
+  EXPECT_LE(max_abs_diff(bilateral_filter(pixel, 2.0, 0.3), pixel), 1e-7);
 }
 
 TEST(JointBilateralOpenCV, MatchesForGrayAndColourGuides) {
@@ -181,6 +185,17 @@ TEST(JointBilateralOpenCV, SelfGuidedEqualsBilateral) {
   const torch::Tensor x = synthetic_image(3, 32, 32);
   EXPECT_LE(max_abs_diff(joint_bilateral_filter(x, x, 2.0, 0.1), bilateral_filter(x, 2.0, 0.1)),
             1e-7);
+}
+
+TEST(JointBilateralOpenCV, ConstantGuideIsTheCircularGaussian) {
+  // Documented difference: OpenCV switches to a square-window cv::GaussianBlur for a constant
+  // guide; strata keeps the circular window, i.e. the σr → ∞ limit of the same filter.
+  const torch::Tensor x = synthetic_image(3, 30, 34), guide = torch::full({1, 30, 34}, 0.5);
+  const torch::Tensor ours = joint_bilateral_filter(x, guide, 2.0, 0.1);
+  EXPECT_LE(max_abs_diff(ours, bilateral_filter(x, 2.0, 1e6)), 1e-6);
+  EXPECT_GT(
+      report_diff("constant guide vs OpenCV", ours, cv_joint_bilateral(x, guide, -1, 2.0, 0.1)),
+      1e-4);
 }
 
 TEST(RollingGuidanceOpenCV, OpenCVVariantMatchesEmulation) {
