@@ -41,8 +41,8 @@ void register_all() {
   for (const auto& spec : strata::filter::filter_catalogue())
     for (auto dtype : {torch::kFloat32, torch::kFloat16}) {
       if (!cuda && dtype == torch::kFloat16) continue;
-      const std::string name = spec.name + (cuda ? "/cuda/" : "/cpu/") +
-                               (dtype == torch::kFloat32 ? "fp32" : "fp16");
+      const std::string name =
+          spec.name + (cuda ? "/cuda/" : "/cpu/") + (dtype == torch::kFloat32 ? "fp32" : "fp16");
       benchmark::RegisterBenchmark(name.c_str(), run, &spec, device, dtype)
           ->UseManualTime()
           ->Unit(benchmark::kMillisecond)

@@ -9,7 +9,11 @@ echo
 echo "== strata info"
 build/strata info
 echo
-echo "== strata convert examples/scene.png -> out/scene-half.png (bicubic, antialiased, x0.5)"
 mkdir -p out
+echo "== strata convert examples/scene.png -> out/scene-half.png (bicubic, antialiased, x0.5)"
 build/strata convert examples/scene.png out/scene-half.png --scale 0.5
-echo "done: see out/ (the strata binary is build/strata)"
+echo "== strata filter rtv examples/scene.png -> out/scene-rtv.png (texture removed)"
+build/strata filter rtv examples/scene.png out/scene-rtv.png
+echo "== strata filter guided examples/scene.png -> out/scene-guided.png"
+build/strata filter guided examples/scene.png out/scene-guided.png --radius 4 --eps 0.001
+echo "done: see out/ (the strata binary is build/strata; strata filter --list shows all filters)"

@@ -2,9 +2,9 @@
 // its own cmd_*.cpp and only parses options and calls the library; the CLI holds no algorithms.
 #pragma once
 
+#include <torch/types.h>
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
-#include <torch/types.h>
 
 #include <cstdint>
 #include <functional>
@@ -19,7 +19,7 @@ struct GlobalOptions {
   std::uint64_t seed = 0;
   bool quiet = false;
   bool json = false;
-  bool force = false;  ///< allow an output to replace an input
+  bool force = false;                                 ///< allow an output to replace an input
   std::uint64_t max_pixels = std::uint64_t{1} << 28;  ///< decode cap (width × height)
 };
 

@@ -49,17 +49,18 @@ void run_convert(Context& ctx, const ConvertOptions& o) {
   check_output_path(o.output, {o.input}, ctx.options().force);
   image::ReadOptions ro;
   ro.limits.max_pixels = ctx.options().max_pixels;
-  ro.mode = o.gray ? image::ChannelMode::Gray : o.rgb ? image::ChannelMode::Rgb
-                                                      : image::ChannelMode::Unchanged;
+  ro.mode = o.gray  ? image::ChannelMode::Gray
+            : o.rgb ? image::ChannelMode::Rgb
+                    : image::ChannelMode::Unchanged;
   torch::Tensor img = image::read_image(o.input, ro);
   img = apply_resize(img.to(ctx.device()), o);
   image::WriteOptions wo;
   wo.depth = o.depth == 16 ? image::BitDepth::U16 : image::BitDepth::U8;
   wo.jpeg_quality = o.quality;
   image::write_image(o.output, img, wo);
-  const nlohmann::json j = {{"command", "convert"},   {"input", o.input},
-                            {"output", o.output},     {"width", img.size(2)},
-                            {"height", img.size(1)},  {"channels", img.size(0)},
+  const nlohmann::json j = {{"command", "convert"},        {"input", o.input},
+                            {"output", o.output},          {"width", img.size(2)},
+                            {"height", img.size(1)},       {"channels", img.size(0)},
                             {"device", ctx.device().str()}};
   ctx.log("wrote " + o.output + " (" + std::to_string(img.size(2)) + "x" +
           std::to_string(img.size(1)) + ", " + std::to_string(img.size(0)) + " channels)");
@@ -85,9 +86,11 @@ void register_convert(CLI::App& app) {
   sub->add_option("--method", o->method, "nearest | bilinear | bicubic | lanczos3")
       ->capture_default_str();
   sub->add_flag("--no-antialias", o->no_antialias, "no low-pass filter when downscaling");
-  sub->add_option("--depth", o->depth, "PNG bit depth")->check(CLI::IsMember({8, 16}))
+  sub->add_option("--depth", o->depth, "PNG bit depth")
+      ->check(CLI::IsMember({8, 16}))
       ->capture_default_str();
-  sub->add_option("--quality", o->quality, "JPEG quality")->check(CLI::Range(1, 100))
+  sub->add_option("--quality", o->quality, "JPEG quality")
+      ->check(CLI::Range(1, 100))
       ->capture_default_str();
 }
 

@@ -69,8 +69,10 @@ void run_filter_denoise(Context& ctx, const FilterDenoiseCommand& c) {
           ctx.device().str());
   const auto rows = eval::run_filter_denoise(paths, config, ctx.device(),
                                              [&](const std::string& line) { ctx.log(line); });
-  ctx.result({{"command", "eval filter-denoise"}, {"images", paths.size()},
-              {"seed", config.seed}, {"rows", rows_json(rows)}},
+  ctx.result({{"command", "eval filter-denoise"},
+              {"images", paths.size()},
+              {"seed", config.seed},
+              {"rows", rows_json(rows)}},
              markdown_table(rows));
 }
 
@@ -85,8 +87,7 @@ void add_filter_denoise(CLI::App& eval) {
   sub->add_option("--sigmas", c->sigmas, "noise σ values (0–255 scale)")->delimiter(',');
   sub->add_option("--methods", c->methods, "gf, umgf-gf, wgf, umgf-wgf")->delimiter(',');
   sub->add_option("--radii", c->radii, "radius grid")->delimiter(',');
-  sub->add_option("--eps-sqrt", c->eps_sqrt, "ε/λ grid as square roots (ε = s²)")
-      ->delimiter(',');
+  sub->add_option("--eps-sqrt", c->eps_sqrt, "ε/λ grid as square roots (ε = s²)")->delimiter(',');
   sub->add_option("--limit", c->limit, "use only the first N images");
   sub->add_option("--batch", c->batch, "images filtered at once")->check(CLI::Range(1, 4096));
 }

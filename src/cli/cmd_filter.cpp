@@ -20,7 +20,7 @@ struct FilterCommand {
   bool list = false;
   std::string name, input, output, guide;
   int depth = 8;
-  std::map<std::string, double> values;        // one slot per parameter name
+  std::map<std::string, double> values;         // one slot per parameter name
   std::map<std::string, CLI::Option*> options;  // to see which were given
 };
 
@@ -43,9 +43,12 @@ void print_list(const Context& ctx) {
       human << "    --" << std::left << std::setw(12) << p.name << " " << std::setw(8)
             << format_value(p.default_value) << " " << p.help << '\n';
     }
-    j.push_back({{"name", f.name}, {"description", f.description}, {"params", params},
-                 {"guide", f.guide == filter::GuideUse::None ? "none"
-                           : f.guide == filter::GuideUse::Optional ? "optional" : "required"}});
+    j.push_back({{"name", f.name},
+                 {"description", f.description},
+                 {"params", params},
+                 {"guide", f.guide == filter::GuideUse::None       ? "none"
+                           : f.guide == filter::GuideUse::Optional ? "optional"
+                                                                   : "required"}});
   }
   ctx.result(j, human.str());
 }
@@ -76,8 +79,12 @@ void run_filter_command(Context& ctx, const FilterCommand& c) {
   image::write_image(c.output, out, wo);
   ctx.log("wrote " + c.output);
   nlohmann::json params = values;
-  ctx.result({{"command", "filter"}, {"filter", spec.name}, {"input", c.input},
-              {"output", c.output}, {"params", params}, {"device", ctx.device().str()}},
+  ctx.result({{"command", "filter"},
+              {"filter", spec.name},
+              {"input", c.input},
+              {"output", c.output},
+              {"params", params},
+              {"device", ctx.device().str()}},
              "");
 }
 
@@ -85,9 +92,9 @@ void run_filter_command(Context& ctx, const FilterCommand& c) {
 
 void register_filter(CLI::App& app) {
   auto c = std::make_shared<FilterCommand>();
-  CLI::App* sub = add_command(app, "filter",
-                              "Run a classical filter (strata filter --list shows them all)",
-                              [c](Context& ctx) { run_filter_command(ctx, *c); });
+  CLI::App* sub =
+      add_command(app, "filter", "Run a classical filter (strata filter --list shows them all)",
+                  [c](Context& ctx) { run_filter_command(ctx, *c); });
   sub->add_flag("--list", c->list, "list the filters, their parameters and defaults");
   sub->add_option("name", c->name, "filter name");
   sub->add_option("input", c->input, "input image");

@@ -8,7 +8,8 @@
 namespace strata {
 
 torch::Device parse_device(const std::string& spec) {
-  if (spec == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::kCPU;
+  if (spec == "auto")
+    return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::kCPU;
   if (spec == "cpu") return torch::kCPU;
   if (spec == "cuda" || spec.rfind("cuda:", 0) == 0) {
     int index = 0;
@@ -18,10 +19,12 @@ torch::Device parse_device(const std::string& spec) {
             "bad device '" + spec + "' (use auto, cpu, cuda or cuda:N)");
       index = std::stoi(num);
     }
-    check(torch::cuda::is_available(), "", "device '" + spec + "' requested but CUDA is not available");
+    check(torch::cuda::is_available(), "",
+          "device '" + spec + "' requested but CUDA is not available");
     const int count = static_cast<int>(torch::cuda::device_count());
     check(index < count, "",
-          "device '" + spec + "' requested but only " + std::to_string(count) + " CUDA device(s) exist");
+          "device '" + spec + "' requested but only " + std::to_string(count) +
+              " CUDA device(s) exist");
     return torch::Device(torch::kCUDA, static_cast<torch::DeviceIndex>(index));
   }
   throw Error("", "bad device '" + spec + "' (use auto, cpu, cuda or cuda:N)");

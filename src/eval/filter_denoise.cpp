@@ -57,7 +57,9 @@ Tensor denoise(DenoiseMethod m, const Tensor& noisy, int radius, double eps) {
   Tensor y;
   switch (m) {
     case DenoiseMethod::Guided: y = filter::guided_filter(x, x, radius, eps); break;
-    case DenoiseMethod::WeightedGuided: y = filter::weighted_guided_filter(x, x, radius, eps); break;
+    case DenoiseMethod::WeightedGuided:
+      y = filter::weighted_guided_filter(x, x, radius, eps);
+      break;
     default: y = filter::unsharp_mask_guided_filter(x, x, radius, eps, umgf); break;
   }
   return y.reshape(s);

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "padding.hpp"
 #include "strata/core/error.hpp"
 #include "strata/filter/box.hpp"
 #include "strata/filter/common.hpp"
@@ -43,30 +44,6 @@ std::vector<Offset> circular_window(int radius, double sigma_s) {
       if (dy * dy + dx * dx <= std::int64_t{radius} * radius)
         window.push_back({dy, dx, coeff * static_cast<double>(dy * dy + dx * dx)});
   return window;
-}
-
-/// Source index of position i in [-r, n + r) under BORDER_REFLECT_101 (…2 1 | 0 1 2 … n-1 | n-2…).
-std::int64_t reflect101(std::int64_t i, std::int64_t n) {
-  if (n == 1) return 0;
-  const std::int64_t period = 2 * (n - 1);
-  i %= period;
-  if (i < 0) i += period;
-  return i < n ? i : period - i;
-}
-
-/// Pads dim `dim` of `x` by r on both sides with reflect-101, for any r (repeats for r >= n).
-torch::Tensor pad_dim_reflect101(const torch::Tensor& x, std::int64_t dim, std::int64_t r) {
-  const std::int64_t n = x.size(dim);
-  std::vector<std::int64_t> index(static_cast<std::size_t>(n + 2 * r));
-  for (std::int64_t i = -r; i < n + r; ++i)
-    index[static_cast<std::size_t>(i + r)] = reflect101(i, n);
-  return x.index_select(dim, torch::tensor(index, torch::kLong).to(x.device()));
-}
-
-/// Reflect-101 padding by r of the last two dims (torch's "reflect" mode where it applies).
-torch::Tensor pad_reflect101(const torch::Tensor& x, std::int64_t r) {
-  if (r < x.size(2) && r < x.size(3)) return at::reflection_pad2d(x, {r, r, r, r});
-  return pad_dim_reflect101(pad_dim_reflect101(x, 2, r), 3, r).contiguous();
 }
 
 /// The filter's inputs, padded by r with reflect-101, and its weights.
@@ -277,8 +254,8 @@ double range_scale(double sigma_r, torch::ScalarType dtype) {
 torch::Tensor joint_bilateral(const torch::Tensor& x, const torch::Tensor& g, double sigma_s,
                               double sigma_r, int radius) {
   if (radius == 0) return x.clone();
-  const torch::Tensor xp = pad_reflect101(x, radius);
-  const Problem p{xp, g.is_same(x) ? xp : pad_reflect101(g, radius), radius,
+  const torch::Tensor xp = pad_reflect101_2d(x, radius);
+  const Problem p{xp, g.is_same(x) ? xp : pad_reflect101_2d(g, radius), radius,
                   circular_window(radius, sigma_s), range_scale(sigma_r, x.scalar_type())};
   const bool cpu_kernel = x.device().is_cpu() && x.scalar_type() == torch::kFloat32;
   return cpu_kernel ? filter_cpu(p) : filter_tensor_ops(p);

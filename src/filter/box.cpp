@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "padding.hpp"
 #include "strata/core/error.hpp"
 #include "strata/filter/common.hpp"
 
@@ -179,10 +180,14 @@ torch::Tensor box_pooled(const torch::Tensor& x, std::int64_t r) {
   const auto rh = std::min(r, x.size(2) - 1), rw = std::min(r, x.size(3) - 1);
   torch::Tensor y = x;
   if (rh > 0)
-    y = F::avg_pool2d(y, F::AvgPool2dFuncOptions({2 * rh + 1, 1}).stride(1).padding({rh, 0})
+    y = F::avg_pool2d(y, F::AvgPool2dFuncOptions({2 * rh + 1, 1})
+                             .stride(1)
+                             .padding({rh, 0})
                              .count_include_pad(false));
   if (rw > 0)
-    y = F::avg_pool2d(y, F::AvgPool2dFuncOptions({1, 2 * rw + 1}).stride(1).padding({0, rw})
+    y = F::avg_pool2d(y, F::AvgPool2dFuncOptions({1, 2 * rw + 1})
+                             .stride(1)
+                             .padding({0, rw})
                              .count_include_pad(false));
   return y;
 }
@@ -196,26 +201,6 @@ bool use_cpu_kernel(const torch::Tensor& x) {
 }
 
 // ---- Gaussian --------------------------------------------------------------------------------
-
-// Reflect-101 source indices of positions [from, to) (x[-1] = x[1], x[n] = x[n-2]), folded as
-// often as needed so that pads of n or more work (period 2(n - 1)).
-torch::Tensor reflect101_index(std::int64_t n, std::int64_t from, std::int64_t to,
-                               const torch::Device& device) {
-  const auto i = torch::arange(from, to, torch::TensorOptions(torch::kLong).device(device));
-  if (n == 1) return torch::zeros_like(i);
-  const std::int64_t period = 2 * (n - 1);
-  const auto m = torch::remainder(i, period);
-  return torch::where(m < n, m, period - m);
-}
-
-// x padded by `pad` reflect-101 positions on both sides of `dim`. Only the borders are gathered
-// (index_select over a whole last dim is slow on CPU); the body is copied by cat.
-torch::Tensor pad_reflect101(const torch::Tensor& x, std::int64_t dim, std::int64_t pad) {
-  const std::int64_t n = x.size(dim);
-  return torch::cat({x.index_select(dim, reflect101_index(n, -pad, 0, x.device())), x,
-                     x.index_select(dim, reflect101_index(n, n, n + pad, x.device()))},
-                    dim);
-}
 
 // Normalised Gaussian taps w[0..radius] (w[k] = w[-k] ∝ exp(-k² / 2σ²)), in double.
 std::vector<double> gaussian_taps(double sigma, std::int64_t radius) {
@@ -249,7 +234,7 @@ torch::Tensor box_filter(const torch::Tensor& x, int radius) {
   check(radius >= 0, "", "box_filter: radius must be >= 0, got " + std::to_string(radius));
   const Batched b = as_batched(x, "input");
   if (radius == 0) return b.restore(b.x.clone());
-  const auto y = use_cpu_kernel(b.x)        ? box_cpu(b.x, radius)
+  const auto y = use_cpu_kernel(b.x)       ? box_cpu(b.x, radius)
                  : use_pooled(b.x, radius) ? box_pooled(b.x, radius)
                                            : box_generic(b.x, radius);
   return b.restore(y);

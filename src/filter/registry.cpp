@@ -38,66 +38,89 @@ Tensor umgf(const Tensor& in, const Tensor& g, const ParamValues& p, AmountFunct
 
 std::vector<FilterSpec> make_catalogue() {
   std::vector<FilterSpec> c;
-  c.push_back({"box", "box mean over a (2r+1)² window clipped at the borders, O(1) per pixel",
-               GuideUse::None, {radius(4)},
+  c.push_back({"box",
+               "box mean over a (2r+1)² window clipped at the borders, O(1) per pixel",
+               GuideUse::None,
+               {radius(4)},
                [](const Tensor& in, const Tensor&, const ParamValues& p) {
                  return box_filter(in, as_int(p, "radius"));
                }});
-  c.push_back({"gaussian", "separable Gaussian blur (radius ceil(3σ), reflected borders)",
-               GuideUse::None, {{"sigma", 2.0, "standard deviation σ (pixels)"}},
+  c.push_back({"gaussian",
+               "separable Gaussian blur (radius ceil(3σ), reflected borders)",
+               GuideUse::None,
+               {{"sigma", 2.0, "standard deviation σ (pixels)"}},
                [](const Tensor& in, const Tensor&, const ParamValues& p) {
                  return gaussian_blur(in, p.at("sigma"));
                }});
-  c.push_back({"unsharp", "unsharp masking x + amount·(x − Gaussian(x))", GuideUse::None,
-               {{"sigma", 2.0, "standard deviation σ (pixels)"},
-                {"amount", 1.0, "amount of detail added"}},
-               [](const Tensor& in, const Tensor&, const ParamValues& p) {
-                 return unsharp_mask(in, p.at("sigma"), p.at("amount"));
-               }});
-  c.push_back({"bilateral", "bilateral filter (joint bilateral with --guide)", GuideUse::Optional,
-               {sigma_s(3.0), sigma_r(0.1), {"radius", -1, "window radius (-1: round(1.5σs))", true}},
-               [](const Tensor& in, const Tensor& g, const ParamValues& p) {
-                 return g.defined() ? joint_bilateral_filter(in, g, p.at("sigma-s"),
-                                                             p.at("sigma-r"), as_int(p, "radius"))
-                                    : bilateral_filter(in, p.at("sigma-s"), p.at("sigma-r"),
-                                                       as_int(p, "radius"));
-               }});
-  c.push_back({"guided", "guided filter (He et al. 2010); gray or colour guide, self-guided by "
-               "default", GuideUse::Optional, {radius(8), eps(0.01)},
+  c.push_back(
+      {"unsharp",
+       "unsharp masking x + amount·(x − Gaussian(x))",
+       GuideUse::None,
+       {{"sigma", 2.0, "standard deviation σ (pixels)"}, {"amount", 1.0, "amount of detail added"}},
+       [](const Tensor& in, const Tensor&, const ParamValues& p) {
+         return unsharp_mask(in, p.at("sigma"), p.at("amount"));
+       }});
+  c.push_back(
+      {"bilateral",
+       "bilateral filter (joint bilateral with --guide)",
+       GuideUse::Optional,
+       {sigma_s(3.0), sigma_r(0.1), {"radius", -1, "window radius (-1: round(1.5σs))", true}},
+       [](const Tensor& in, const Tensor& g, const ParamValues& p) {
+         return g.defined()
+                    ? joint_bilateral_filter(in, g, p.at("sigma-s"), p.at("sigma-r"),
+                                             as_int(p, "radius"))
+                    : bilateral_filter(in, p.at("sigma-s"), p.at("sigma-r"), as_int(p, "radius"));
+       }});
+  c.push_back({"guided",
+               "guided filter (He et al. 2010); gray or colour guide, self-guided by "
+               "default",
+               GuideUse::Optional,
+               {radius(8), eps(0.01)},
                [](const Tensor& in, const Tensor& g, const ParamValues& p) {
                  return guided_filter(in, guide_or_self(in, g), as_int(p, "radius"), p.at("eps"));
                }});
-  c.push_back({"fast-guided", "fast guided filter (He & Sun 2015), coefficients at 1/s size",
+  c.push_back({"fast-guided",
+               "fast guided filter (He & Sun 2015), coefficients at 1/s size",
                GuideUse::Optional,
                {radius(8), eps(0.01), {"subsample", 4, "subsampling factor s", true}},
                [](const Tensor& in, const Tensor& g, const ParamValues& p) {
                  return fast_guided_filter(in, guide_or_self(in, g), as_int(p, "radius"),
                                            p.at("eps"), as_int(p, "subsample"));
                }});
-  c.push_back({"weighted-guided", "weighted guided filter (Li et al. 2015, thesis Eq. 3.6)",
-               GuideUse::Optional, {radius(8), {"lambda", 0.01, "regularisation λ"}},
+  c.push_back({"weighted-guided",
+               "weighted guided filter (Li et al. 2015, thesis Eq. 3.6)",
+               GuideUse::Optional,
+               {radius(8), {"lambda", 0.01, "regularisation λ"}},
                [](const Tensor& in, const Tensor& g, const ParamValues& p) {
                  return weighted_guided_filter(in, guide_or_self(in, g), as_int(p, "radius"),
                                                p.at("lambda"));
                }});
   const FilterParam boxes{"boxes", 2, "boxes cascaded in the low-pass F_L", true};
-  c.push_back({"umgf", "unsharp-mask guided filter, amount from the guided filter (Eq. 3.15)",
-               GuideUse::Optional, {radius(8), eps(0.0004), boxes},
+  c.push_back({"umgf",
+               "unsharp-mask guided filter, amount from the guided filter (Eq. 3.15)",
+               GuideUse::Optional,
+               {radius(8), eps(0.0004), boxes},
                [](const Tensor& in, const Tensor& g, const ParamValues& p) {
                  return umgf(in, g, p, AmountFunction::Guided);
                }});
-  c.push_back({"umgf-wgf", "unsharp-mask guided filter, amount from the weighted guided filter",
-               GuideUse::Optional, {radius(8), {"lambda", 0.0004, "regularisation λ"}, boxes},
+  c.push_back({"umgf-wgf",
+               "unsharp-mask guided filter, amount from the weighted guided filter",
+               GuideUse::Optional,
+               {radius(8), {"lambda", 0.0004, "regularisation λ"}, boxes},
                [](const Tensor& in, const Tensor& g, const ParamValues& p) {
                  return umgf(in, g, p, AmountFunction::WeightedGuided);
                }});
-  c.push_back({"rgf", "rolling guidance filter (Zhang et al. 2014)", GuideUse::None,
+  c.push_back({"rgf",
+               "rolling guidance filter (Zhang et al. 2014)",
+               GuideUse::None,
                {sigma_s(3.0), sigma_r(0.1), {"iters", 4, "iterations", true}},
                [](const Tensor& in, const Tensor&, const ParamValues& p) {
                  return rolling_guidance_filter(in, p.at("sigma-s"), p.at("sigma-r"),
                                                 as_int(p, "iters"));
                }});
-  c.push_back({"l0", "L0 gradient minimisation (Xu et al. 2011), FFT solver", GuideUse::None,
+  c.push_back({"l0",
+               "L0 gradient minimisation (Xu et al. 2011), FFT solver",
+               GuideUse::None,
                {{"lambda", 0.02, "smoothing weight λ"}, {"kappa", 2.0, "β growth factor κ"}},
                [](const Tensor& in, const Tensor&, const ParamValues& p) {
                  L0Options o;
@@ -106,7 +129,9 @@ std::vector<FilterSpec> make_catalogue() {
                  return l0_smooth(in, o);
                }});
   const RtvOptions rtv_defaults;
-  c.push_back({"rtv", "relative total variation (Xu et al. 2012), PCG solver", GuideUse::None,
+  c.push_back({"rtv",
+               "relative total variation (Xu et al. 2012), PCG solver",
+               GuideUse::None,
                {{"lambda", rtv_defaults.lambda, "smoothing weight λ"},
                 {"sigma", rtv_defaults.sigma, "texture scale σ (pixels)"},
                 {"sharpness", rtv_defaults.epsilon_s, "sharpness ε_s"},
@@ -120,7 +145,8 @@ std::vector<FilterSpec> make_catalogue() {
                  return relative_total_variation(in, o);
                }});
   const MugifOptions mu;  // defaults of the library API
-  c.push_back({"mugif", "mutually guided image filtering (Guo et al. 2018); self-guided by default",
+  c.push_back({"mugif",
+               "mutually guided image filtering (Guo et al. 2018); self-guided by default",
                GuideUse::Optional,
                {{"alpha-t", mu.alpha_target, "target smoothing weight α_t"},
                 {"alpha-r", -1.0,

@@ -37,7 +37,10 @@ const char* format_name(Format f) {
 }
 
 RawImage::RawImage(int w, int h, int c, SampleType t)
-    : width(w), height(h), channels(c), type(t),
+    : width(w),
+      height(h),
+      channels(c),
+      type(t),
       bytes(static_cast<std::size_t>(w) * h * c * sample_size(t)) {}
 
 Format sniff_format(const std::uint8_t* d, std::size_t n) {
@@ -96,10 +99,9 @@ RawImage read_raw(const std::string& path, const DecodeLimits& limits) {
   return decode(bytes.data(), bytes.size(), limits, path);
 }
 
-std::vector<std::uint8_t> encode(const RawImage& img, Format format,
-                                 const EncodeOptions& options) {
-  check(img.width > 0 && img.height > 0 && img.bytes.size() == img.num_samples() *
-                                                                   sample_size(img.type),
+std::vector<std::uint8_t> encode(const RawImage& img, Format format, const EncodeOptions& options) {
+  check(img.width > 0 && img.height > 0 &&
+            img.bytes.size() == img.num_samples() * sample_size(img.type),
         "", "cannot encode an empty or inconsistent image");
   switch (format) {
     case Format::Png: return encode_png(img, options.png_compression);

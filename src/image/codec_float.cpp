@@ -87,8 +87,7 @@ RawImage decode_flo(const std::uint8_t* d, std::size_t n, const DecodeLimits& li
   std::memcpy(&tag, d, 4);
   check(tag == kFloTag, name, "not a Middlebury .flo file (bad tag)");
   const std::int32_t w = read_i32(d + 4), h = read_i32(d + 8);
-  check(w > 0 && h > 0, name,
-        "bad FLO dimensions " + std::to_string(w) + "x" + std::to_string(h));
+  check(w > 0 && h > 0, name, "bad FLO dimensions " + std::to_string(w) + "x" + std::to_string(h));
   check_dimensions(static_cast<std::uint64_t>(w), static_cast<std::uint64_t>(h), limits, name);
   const std::size_t bytes = static_cast<std::size_t>(w) * h * 2 * 4;
   check(n - 12 >= bytes, name, "truncated FLO data");

@@ -1,6 +1,9 @@
 // JPEG decoding/encoding with libjpeg-turbo. As with libpng, errors arrive by longjmp, so libjpeg
 // calls sit in functions with trivially destructible locals only.
-#include <cstdio>  // jpeglib.h needs FILE
+// jpeglib.h needs size_t and FILE declared first.
+#include <cstddef>
+#include <cstdio>
+
 #include <jerror.h>
 #include <jpeglib.h>
 
@@ -58,7 +61,10 @@ void cmyk_to_rgb_row(const JSAMPLE* src, std::uint8_t* dst, int width, bool inve
   for (int x = 0; x < width; ++x) {
     int c = src[4 * x], m = src[4 * x + 1], y = src[4 * x + 2], k = src[4 * x + 3];
     if (!inverted) {
-      c = 255 - c; m = 255 - m; y = 255 - y; k = 255 - k;
+      c = 255 - c;
+      m = 255 - m;
+      y = 255 - y;
+      k = 255 - k;
     }
     dst[3 * x] = static_cast<std::uint8_t>((c * k + 127) / 255);
     dst[3 * x + 1] = static_cast<std::uint8_t>((m * k + 127) / 255);
@@ -67,8 +73,8 @@ void cmyk_to_rgb_row(const JSAMPLE* src, std::uint8_t* dst, int width, bool inve
 }
 
 bool read_jpeg(jpeg_decompress_struct* cinfo, JpegErrorManager* err, const std::uint8_t* data,
-               std::size_t size, const DecodeLimits* limits, const std::string* name,
-               RawImage* img, std::string* scratch) {
+               std::size_t size, const DecodeLimits* limits, const std::string* name, RawImage* img,
+               std::string* scratch) {
   if (setjmp(err->jump)) return false;
   jpeg_create_decompress(cinfo);
   jpeg_progress_mgr progress;
@@ -85,11 +91,11 @@ bool read_jpeg(jpeg_decompress_struct* cinfo, JpegErrorManager* err, const std::
   *img = RawImage(w, static_cast<int>(cinfo->output_height), c, SampleType::U8);
   if (cmyk) scratch->resize(static_cast<std::size_t>(w) * 4);
   while (cinfo->output_scanline < cinfo->output_height) {
-    std::uint8_t* row = img->bytes.data() + static_cast<std::size_t>(cinfo->output_scanline) * w * c;
+    std::uint8_t* row =
+        img->bytes.data() + static_cast<std::size_t>(cinfo->output_scanline) * w * c;
     JSAMPROW target = cmyk ? reinterpret_cast<JSAMPROW>(&(*scratch)[0]) : row;
     jpeg_read_scanlines(cinfo, &target, 1);
-    if (cmyk)
-      cmyk_to_rgb_row(target, row, w, cinfo->saw_Adobe_marker != 0);
+    if (cmyk) cmyk_to_rgb_row(target, row, w, cinfo->saw_Adobe_marker != 0);
   }
   jpeg_finish_decompress(cinfo);
   return true;

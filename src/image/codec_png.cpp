@@ -15,7 +15,8 @@ namespace strata::image {
 
 namespace {
 
-constexpr std::size_t kMaxChunkBytes = std::size_t{64} << 20;  // cap on decompressed ancillary chunks
+constexpr std::size_t kMaxChunkBytes = std::size_t{64}
+                                       << 20;  // cap on decompressed ancillary chunks
 
 struct PngContext {
   const std::uint8_t* data = nullptr;
@@ -68,8 +69,7 @@ bool read_png(png_structp png, png_infop info, PngContext* ctx, const DecodeLimi
   png_set_user_limits(png, 0x7fffffffu, 0x7fffffffu);
   png_set_chunk_malloc_max(png, kMaxChunkBytes);
   png_read_info(png, info);
-  check_dimensions(png_get_image_width(png, info), png_get_image_height(png, info), *limits,
-                   *name);
+  check_dimensions(png_get_image_width(png, info), png_get_image_height(png, info), *limits, *name);
   set_read_transforms(png, info);
   const int w = static_cast<int>(png_get_image_width(png, info));
   const int h = static_cast<int>(png_get_image_height(png, info));
@@ -79,7 +79,8 @@ bool read_png(png_structp png, png_infop info, PngContext* ctx, const DecodeLimi
   const std::size_t stride = static_cast<std::size_t>(w) * c * (depth == 16 ? 2 : 1);
   if (png_get_rowbytes(png, info) != stride) png_error(png, "unexpected PNG row size");
   ctx->rows.resize(static_cast<std::size_t>(h));
-  for (int y = 0; y < h; ++y) ctx->rows[static_cast<std::size_t>(y)] = img->bytes.data() + y * stride;
+  for (int y = 0; y < h; ++y)
+    ctx->rows[static_cast<std::size_t>(y)] = img->bytes.data() + y * stride;
   png_read_image(png, ctx->rows.data());
   png_read_end(png, nullptr);
   return true;

@@ -34,9 +34,8 @@ constexpr Matrix3 kStudio = {{{65.481 / 255, 128.553 / 255, 24.966 / 255},
                               {112.0 / 255, -93.786 / 255, -18.214 / 255}}};
 constexpr std::array<double, 3> kStudioOffset = {16.0 / 255, 128.0 / 255, 128.0 / 255};
 // BT.601 full range (JFIF).
-constexpr Matrix3 kFull = {{{0.299, 0.587, 0.114},
-                            {-0.168735892, -0.331264108, 0.5},
-                            {0.5, -0.418687589, -0.081312411}}};
+constexpr Matrix3 kFull = {
+    {{0.299, 0.587, 0.114}, {-0.168735892, -0.331264108, 0.5}, {0.5, -0.418687589, -0.081312411}}};
 constexpr std::array<double, 3> kFullOffset = {0.0, 128.0 / 255, 128.0 / 255};
 
 Matrix3 inverse(const Matrix3& m) {

@@ -70,9 +70,9 @@ Taps normalise(Taps taps) {
     else
       merged.emplace_back(i, w);
   }
-  merged.erase(std::remove_if(merged.begin(), merged.end(),
-                              [](const auto& t) { return t.second == 0.0; }),
-               merged.end());
+  merged.erase(
+      std::remove_if(merged.begin(), merged.end(), [](const auto& t) { return t.second == 0.0; }),
+      merged.end());
   double sum = 0.0;
   for (const auto& t : merged) sum += t.second;
   for (auto& t : merged) t.second /= sum;
@@ -215,8 +215,8 @@ Interpolation parse_interpolation(const std::string& name) {
   if (name == "bilinear") return Interpolation::Bilinear;
   if (name == "bicubic") return Interpolation::Bicubic;
   if (name == "lanczos3") return Interpolation::Lanczos3;
-  throw Error("", "unknown interpolation '" + name +
-                      "' (expected nearest, bilinear, bicubic or lanczos3)");
+  throw Error(
+      "", "unknown interpolation '" + name + "' (expected nearest, bilinear, bicubic or lanczos3)");
 }
 
 }  // namespace strata::image

@@ -12,7 +12,8 @@ namespace {
 torch::Tensor as_chw(const torch::Tensor& t) {
   check(t.defined(), "", "undefined tensor");
   if (t.dim() == 4) {
-    check(t.size(0) == 1, "", "expected a single image, got a batch of " + std::to_string(t.size(0)));
+    check(t.size(0) == 1, "",
+          "expected a single image, got a batch of " + std::to_string(t.size(0)));
     return t[0];
   }
   if (t.dim() == 2) return t.unsqueeze(0);
@@ -22,8 +23,7 @@ torch::Tensor as_chw(const torch::Tensor& t) {
 
 template <class T>
 torch::Tensor wrap_hwc(const RawImage& img, torch::ScalarType st) {
-  return torch::from_blob(const_cast<T*>(img.data<T>()), {img.height, img.width, img.channels},
-                          st);
+  return torch::from_blob(const_cast<T*>(img.data<T>()), {img.height, img.width, img.channels}, st);
 }
 
 }  // namespace
@@ -44,9 +44,7 @@ torch::Tensor to_tensor(const RawImage& img) {
                 .to(torch::kFloat32)
                 .div_(65535.0);
       break;
-    case SampleType::F32:
-      hwc = wrap_hwc<float>(img, torch::kFloat32).clone();
-      break;
+    case SampleType::F32: hwc = wrap_hwc<float>(img, torch::kFloat32).clone(); break;
   }
   return hwc.permute({2, 0, 1}).contiguous();
 }
@@ -80,7 +78,8 @@ torch::Tensor convert_channels(const torch::Tensor& chw, ChannelMode mode) {
   const auto c = chw.size(0);
   // Drop alpha: 2 -> 1, 4 -> 3.
   torch::Tensor color = (c == 2 || c == 4) ? chw.narrow(0, 0, c - 1) : chw;
-  if (mode == ChannelMode::Gray) return color.size(0) == 1 ? color.contiguous() : rgb_to_gray(color);
+  if (mode == ChannelMode::Gray)
+    return color.size(0) == 1 ? color.contiguous() : rgb_to_gray(color);
   return color.size(0) == 3 ? color.contiguous() : gray_to_rgb(color);
 }
 

@@ -1,6 +1,6 @@
 // CLI tests: run the real strata executable and check exit codes, stdout/stderr and files.
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 
@@ -94,7 +94,8 @@ TEST(Cli, ConvertResizesAndChangesChannels) {
   const torch::Tensor g = image::read_image(dir.file("g.png"));
   EXPECT_EQ(g.sizes(), (std::vector<std::int64_t>{1, 4, 6}));
   EXPECT_NEAR(g[0][0][0].item<float>(), 0.299f, 1.0f / 65535);
-  const auto s = run_strata({"convert", fixture("rgb8_3x2.png"), dir.file("s.png"), "--scale", "2"});
+  const auto s =
+      run_strata({"convert", fixture("rgb8_3x2.png"), dir.file("s.png"), "--scale", "2"});
   ASSERT_EQ(s.exit_code, 0) << s.err;
   EXPECT_EQ(image::read_image(dir.file("s.png")).sizes(), (std::vector<std::int64_t>{3, 4, 6}));
 }
@@ -162,8 +163,8 @@ TEST(CliFilter, ListsEveryFilterWithDefaults) {
 
 TEST(CliFilter, RunsWithParametersAndGuide) {
   TempDir dir;
-  const auto r = run_strata({"filter", "guided", scene_path(), dir.file("g.png"), "--radius",
-                             "4", "--eps", "0.001", "--json"});
+  const auto r = run_strata({"filter", "guided", scene_path(), dir.file("g.png"), "--radius", "4",
+                             "--eps", "0.001", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(nlohmann::json::parse(r.out).at("params").at("radius"), 4);
   const torch::Tensor in = image::read_image(scene_path());
@@ -183,9 +184,9 @@ TEST(CliFilter, BadRequestsAreCleanErrors) {
   expect_clean_failure(
       run_strata({"filter", "box", scene_path(), dir.file("o.png"), "--eps", "0.1"}), 1,
       "no parameter --eps");
-  expect_clean_failure(run_strata({"filter", "box", scene_path(), dir.file("o.png"), "--guide",
-                                   scene_path()}),
-                       1, "takes no guide");
+  expect_clean_failure(
+      run_strata({"filter", "box", scene_path(), dir.file("o.png"), "--guide", scene_path()}), 1,
+      "takes no guide");
   expect_clean_failure(run_strata({"filter", "box", scene_path()}), 1, "usage");
   expect_clean_failure(
       run_strata({"filter", "guided", scene_path(), dir.file("o.png"), "--radius", "-2"}), 1,
@@ -198,9 +199,9 @@ TEST(CliEval, FilterDenoiseOnATinySet) {
   const torch::Tensor scene = image::read_image(scene_path());
   image::write_image(dir.file("a.png"), scene.narrow(1, 0, 64).narrow(2, 0, 96));
   image::write_image(dir.file("b.png"), scene.narrow(1, 100, 64).narrow(2, 100, 96));
-  const auto r = run_strata({"eval", "filter-denoise", "--images", dir.path(), "--sigmas", "25",
-                             "--methods", "gf,umgf-gf", "--radii", "2", "--eps-sqrt", "0.1",
-                             "--json"});
+  const auto r =
+      run_strata({"eval", "filter-denoise", "--images", dir.path(), "--sigmas", "25", "--methods",
+                  "gf,umgf-gf", "--radii", "2", "--eps-sqrt", "0.1", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j.at("images"), 2);

@@ -2,8 +2,8 @@
 // Include only where STRATA_HAVE_OPENCV is defined; the library never uses OpenCV.
 #pragma once
 
-#include <opencv2/core.hpp>
 #include <torch/torch.h>
+#include <opencv2/core.hpp>
 
 namespace strata::testing {
 

@@ -52,7 +52,7 @@ RunResult run_strata(const std::vector<std::string>& args);
 
 }  // namespace strata::testing
 
-#define STRATA_REQUIRE_CUDA()                                   \
-  do {                                                          \
+#define STRATA_REQUIRE_CUDA()                                               \
+  do {                                                                      \
     if (!::strata::testing::cuda_available()) GTEST_SKIP() << "needs CUDA"; \
   } while (0)

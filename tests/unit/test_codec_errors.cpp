@@ -30,13 +30,15 @@ std::string decode_error(const Bytes& b, const DecodeLimits& limits = {}) {
 
 Bytes valid_png() {
   RawImage img(37, 23, 3, SampleType::U8);
-  for (std::size_t i = 0; i < img.bytes.size(); ++i) img.bytes[i] = static_cast<std::uint8_t>(i * 7);
+  for (std::size_t i = 0; i < img.bytes.size(); ++i)
+    img.bytes[i] = static_cast<std::uint8_t>(i * 7);
   return encode_png(img, 6);
 }
 
 Bytes valid_jpeg() {
   RawImage img(64, 64, 3, SampleType::U8);
-  for (std::size_t i = 0; i < img.bytes.size(); ++i) img.bytes[i] = static_cast<std::uint8_t>(i % 251);
+  for (std::size_t i = 0; i < img.bytes.size(); ++i)
+    img.bytes[i] = static_cast<std::uint8_t>(i % 251);
   return encode_jpeg(img, 90);
 }
 

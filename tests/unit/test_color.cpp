@@ -24,7 +24,9 @@ TEST(Color, GrayWeights) {
 TEST(Color, StudioYCbCrMatchesMatlabValues) {
   // MATLAB rgb2ycbcr(uint8([255 255 255])) = [235 128 128]; black -> [16 128 128];
   // pure red -> [81 90 240] (81.481, 90.203, 240).
-  auto ycc = [](float r, float g, float b) { return rgb_to_ycbcr(pixel(r, g, b)).mul(255).flatten(); };
+  auto ycc = [](float r, float g, float b) {
+    return rgb_to_ycbcr(pixel(r, g, b)).mul(255).flatten();
+  };
   const auto white = ycc(1, 1, 1), black = ycc(0, 0, 0), red = ycc(1, 0, 0);
   EXPECT_NEAR(white[0].item<float>(), 235.0, 1e-3);
   EXPECT_NEAR(white[1].item<float>(), 128.0, 1e-3);

@@ -41,8 +41,7 @@ TEST(FilterDenoise, SmallRunBeatsTheNoisyInput) {
   config.sigmas = {25};
   config.radii = {2, 4};
   config.eps_sqrt = {0.05, 0.1};
-  const auto rows = run_filter_denoise({dir.file("a.png"), dir.file("b.png")}, config,
-                                       torch::kCPU);
+  const auto rows = run_filter_denoise({dir.file("a.png"), dir.file("b.png")}, config, torch::kCPU);
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_NEAR(rows[0].input_psnr, 20.17, 0.3);  // 20 log10(255 / 25) = 20.17 dB
   ASSERT_EQ(rows[0].best.size(), 4u);
@@ -56,8 +55,7 @@ TEST(FilterDenoise, RejectsMixedSizes) {
   testing::TempDir dir;
   image::write_image(dir.file("a.png"), torch::rand({3, 10, 12}));
   image::write_image(dir.file("b.png"), torch::rand({3, 10, 14}));
-  EXPECT_THROW(run_filter_denoise({dir.file("a.png"), dir.file("b.png")}, {}, torch::kCPU),
-               Error);
+  EXPECT_THROW(run_filter_denoise({dir.file("a.png"), dir.file("b.png")}, {}, torch::kCPU), Error);
 }
 
 }  // namespace

@@ -519,8 +519,7 @@ TEST(LinearFiltersCuda, MatchCpu) {
     EXPECT_TRUE(gpu.is_cuda()) << what;
     EXPECT_LT(max_abs_diff(cpu, gpu), 1e-5) << what;
   };
-  for (const int r : {1, 8, 20, 100})
-    expect_close(box_filter(p, r), box_filter(cuda(p), r), "box");
+  for (const int r : {1, 8, 20, 100}) expect_close(box_filter(p, r), box_filter(cuda(p), r), "box");
   expect_close(gaussian_blur(p, 2.0), gaussian_blur(cuda(p), 2.0), "gaussian");
   expect_close(unsharp_mask(p, 1.5, 2.0), unsharp_mask(cuda(p), 1.5, 2.0), "unsharp");
   for (const auto& g : {g1, g3}) {

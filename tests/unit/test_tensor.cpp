@@ -16,9 +16,9 @@ TEST(ToTensor, ScalesAndPermutesToChw) {
   const torch::Tensor t = read_image(fixture("rgb8_3x2.png"));
   ASSERT_EQ(t.sizes(), (std::vector<std::int64_t>{3, 2, 3}));
   EXPECT_EQ(t.scalar_type(), torch::kFloat32);
-  EXPECT_FLOAT_EQ(t[0][0][0].item<float>(), 1.0f);          // red pixel, R
-  EXPECT_FLOAT_EQ(t[1][0][1].item<float>(), 1.0f);          // green pixel, G
-  EXPECT_FLOAT_EQ(t[2][1][0].item<float>(), 30.0f / 255);   // (10,20,30), B
+  EXPECT_FLOAT_EQ(t[0][0][0].item<float>(), 1.0f);         // red pixel, R
+  EXPECT_FLOAT_EQ(t[1][0][1].item<float>(), 1.0f);         // green pixel, G
+  EXPECT_FLOAT_EQ(t[2][1][0].item<float>(), 30.0f / 255);  // (10,20,30), B
   EXPECT_FLOAT_EQ(t[0][1][2].item<float>(), 0.0f);
 }
 

@@ -22,15 +22,14 @@ DenoiseMethod parse_denoise_method(const std::string& name);  ///< gf, umgf-gf, 
 struct FilterDenoiseConfig {
   std::vector<double> sigmas = {15, 25, 50};  ///< noise σ on the 0–255 scale
   std::vector<DenoiseMethod> methods = {DenoiseMethod::Guided, DenoiseMethod::UmgfGuided,
-                                        DenoiseMethod::WeightedGuided,
-                                        DenoiseMethod::UmgfWeighted};
+                                        DenoiseMethod::WeightedGuided, DenoiseMethod::UmgfWeighted};
   std::vector<int> radii = {1, 2, 3, 4, 5, 6, 8, 10, 12, 16};
   /// ε (GF) or λ (WGF) grid as standard deviations s: the value used is s².
   std::vector<double> eps_sqrt = {0.02, 0.04, 0.06, 0.08, 0.1, 0.12, 0.15,
                                   0.2,  0.25, 0.3,  0.4,  0.5, 0.7,  1.0};
-  std::uint64_t seed = 0;       ///< noise of image i uses seed + i
-  bool clip_output = true;      ///< clamp filtered images to [0,1] before scoring
-  int batch = 16;               ///< images filtered at once
+  std::uint64_t seed = 0;   ///< noise of image i uses seed + i
+  bool clip_output = true;  ///< clamp filtered images to [0,1] before scoring
+  int batch = 16;           ///< images filtered at once
 };
 
 struct GridResult {

@@ -16,8 +16,8 @@ namespace strata::filter {
 
 /// A view of an image tensor as N×C×H×W, remembering whether a batch dim must be dropped again.
 struct Batched {
-  torch::Tensor x;       ///< N×C×H×W, contiguous, float32 or float64
-  bool squeezed = false;  ///< the caller passed C×H×W
+  torch::Tensor x;                            ///< N×C×H×W, contiguous, float32 or float64
+  bool squeezed = false;                      ///< the caller passed C×H×W
   torch::ScalarType dtype = torch::kFloat32;  ///< the caller's dtype
 
   /// Converts a result back to the caller's layout and dtype.

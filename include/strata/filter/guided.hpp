@@ -19,8 +19,8 @@ torch::Tensor guided_filter(const torch::Tensor& input, const torch::Tensor& gui
 /// `subsample` (>= 1) with nearest-neighbour resize (size ceil(H/s)×ceil(W/s)) and radius
 /// max(1, r / s) (0 stays 0), their window means upsampled bilinearly (half-pixel aligned) and
 /// applied to the full-resolution guide. subsample = 1 is guided_filter.
-torch::Tensor fast_guided_filter(const torch::Tensor& input, const torch::Tensor& guide,
-                                 int radius, double eps, int subsample);
+torch::Tensor fast_guided_filter(const torch::Tensor& input, const torch::Tensor& guide, int radius,
+                                 double eps, int subsample);
 
 /// Weighted guided filter (Li et al. 2015): eps replaced by lambda / Γ_G with the edge-aware
 /// weight Γ_G of thesis Eq. 3.6 (3×3 variances of the guide, averaged per image; small constant
@@ -34,15 +34,16 @@ enum class AmountFunction { Guided, WeightedGuided };
 
 struct UmgfOptions {
   AmountFunction amount = AmountFunction::Guided;
-  int lowpass_boxes = 2;  ///< F_L = this many cascaded boxes of radius r (authors' MATLAB: 2)
+  int lowpass_boxes = 2;      ///< F_L = this many cascaded boxes of radius r (authors' MATLAB: 2)
   bool smooth_amount = true;  ///< ā = box(a), as the authors' MATLAB does
 };
 
 /// Unsharp-mask guided filter, thesis Eq. 3.15: q = ā ⊙ (G − F_L(G)) + F_L(I), with `eps_or_lambda`
 /// the eps of the guided filter or the lambda of the weighted guided filter. The amount is the
-/// gray-guide a = cov / (σ² + eps) (eps → lambda / Γ_G for WeightedGuided): guide channel c guides input channel c when the channel counts
-/// match, otherwise the channel mean of the guide guides every input channel (a 1-channel guide
-/// for any input, the luminance of an RGB guide for a 1-channel input).
+/// gray-guide a = cov / (σ² + eps) (eps → lambda / Γ_G for WeightedGuided): guide channel c guides
+/// input channel c when the channel counts match, otherwise the channel mean of the guide guides
+/// every input channel (a 1-channel guide for any input, the luminance of an RGB guide for a
+/// 1-channel input).
 torch::Tensor unsharp_mask_guided_filter(const torch::Tensor& input, const torch::Tensor& guide,
                                          int radius, double eps_or_lambda,
                                          const UmgfOptions& options = {});

@@ -33,9 +33,7 @@ struct RawImage {
   /// Allocates a zero-filled image (no size checks: decoders check limits before calling this).
   RawImage(int w, int h, int c, SampleType t);
 
-  std::size_t num_samples() const {
-    return static_cast<std::size_t>(width) * height * channels;
-  }
+  std::size_t num_samples() const { return static_cast<std::size_t>(width) * height * channels; }
   template <class T>
   T* data() {
     return reinterpret_cast<T*>(bytes.data());
@@ -80,8 +78,8 @@ RawImage read_raw(const std::string& path, const DecodeLimits& limits = {});
 /// Options for encoding. PNG takes U8 or U16 with 1–4 channels; JPEG takes U8 with 1 or 3
 /// channels; PFM takes F32 with 1 or 3 channels; FLO takes F32 with 2 channels.
 struct EncodeOptions {
-  int jpeg_quality = 95;       ///< 1..100
-  int png_compression = 6;     ///< zlib level 0..9
+  int jpeg_quality = 95;    ///< 1..100
+  int png_compression = 6;  ///< zlib level 0..9
 };
 
 std::vector<std::uint8_t> encode(const RawImage& img, Format format,

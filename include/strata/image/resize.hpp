@@ -43,7 +43,8 @@ torch::Tensor resize(const torch::Tensor& image, std::int64_t out_height, std::i
 /// The resampling then uses scale = out_size / in_size like resize(); MATLAB keeps the given scale,
 /// which differs only when in_size × scale is not an integer. Throws strata::Error unless
 /// 0 < scale < inf.
-torch::Tensor resize_by(const torch::Tensor& image, double scale, const ResizeOptions& options = {});
+torch::Tensor resize_by(const torch::Tensor& image, double scale,
+                        const ResizeOptions& options = {});
 
 /// Parses "nearest", "bilinear", "bicubic" or "lanczos3"; throws strata::Error otherwise.
 Interpolation parse_interpolation(const std::string& name);
