@@ -47,6 +47,13 @@ torch::Device Context::device() {
   return device_;
 }
 
+image::ReadOptions Context::read_options(image::ChannelMode mode) const {
+  image::ReadOptions ro;
+  ro.limits.max_pixels = options_.max_pixels;
+  ro.mode = mode;
+  return ro;
+}
+
 void Context::log(const std::string& line) const {
   if (!options_.quiet) std::cerr << line << '\n';
 }

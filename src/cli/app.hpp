@@ -10,6 +10,8 @@
 #include <functional>
 #include <string>
 
+#include "strata/image/tensor.hpp"
+
 namespace strata::cli {
 
 /// Options every command accepts (before or after the command name).
@@ -31,6 +33,8 @@ class Context {
   const GlobalOptions& options() const { return options_; }
   /// The device from --device, resolved on first use (so commands that need none never touch CUDA).
   torch::Device device();
+  /// Decoding options for input files: the --max-pixels cap and the given channel mode.
+  image::ReadOptions read_options(image::ChannelMode mode = image::ChannelMode::Unchanged) const;
   /// Human progress/log text on stderr, suppressed by --quiet.
   void log(const std::string& line) const;
   /// The command's result: JSON on stdout with --json, else `human` on stdout.

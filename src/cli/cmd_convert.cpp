@@ -47,12 +47,10 @@ torch::Tensor apply_resize(const torch::Tensor& img, const ConvertOptions& o) {
 
 void run_convert(Context& ctx, const ConvertOptions& o) {
   check_output_path(o.output, {o.input}, ctx.options().force);
-  image::ReadOptions ro;
-  ro.limits.max_pixels = ctx.options().max_pixels;
-  ro.mode = o.gray  ? image::ChannelMode::Gray
-            : o.rgb ? image::ChannelMode::Rgb
-                    : image::ChannelMode::Unchanged;
-  torch::Tensor img = image::read_image(o.input, ro);
+  const auto mode = o.gray  ? image::ChannelMode::Gray
+                    : o.rgb ? image::ChannelMode::Rgb
+                            : image::ChannelMode::Unchanged;
+  torch::Tensor img = image::read_image(o.input, ctx.read_options(mode));
   img = apply_resize(img.to(ctx.device()), o);
   image::WriteOptions wo;
   wo.depth = o.depth == 16 ? image::BitDepth::U16 : image::BitDepth::U8;

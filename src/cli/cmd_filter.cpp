@@ -53,12 +53,6 @@ void print_list(const Context& ctx) {
   ctx.result(j, human.str());
 }
 
-torch::Tensor read_for_filter(const Context& ctx, const std::string& path) {
-  image::ReadOptions ro;
-  ro.limits.max_pixels = ctx.options().max_pixels;
-  return image::read_image(path, ro);
-}
-
 void run_filter_command(Context& ctx, const FilterCommand& c) {
   if (c.list) return print_list(ctx);
   check(!c.name.empty() && !c.input.empty() && !c.output.empty(), "",
@@ -70,9 +64,9 @@ void run_filter_command(Context& ctx, const FilterCommand& c) {
   filter::ParamValues values;
   for (const auto& [name, opt] : c.options)
     if (opt->count() > 0) values[name] = c.values.at(name);
-  const torch::Tensor input = read_for_filter(ctx, c.input).to(ctx.device());
+  const torch::Tensor input = image::read_image(c.input, ctx.read_options()).to(ctx.device());
   torch::Tensor guide;
-  if (!c.guide.empty()) guide = read_for_filter(ctx, c.guide).to(ctx.device());
+  if (!c.guide.empty()) guide = image::read_image(c.guide, ctx.read_options()).to(ctx.device());
   const torch::Tensor out = filter::run_filter(spec, input, guide, values);
   image::WriteOptions wo;
   wo.depth = c.depth == 16 ? image::BitDepth::U16 : image::BitDepth::U8;

@@ -8,15 +8,14 @@
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
-#include <thread>
 #include <vector>
 
 #include "padding.hpp"
+#include "parallel.hpp"
 #include "strata/core/error.hpp"
 #include "strata/filter/box.hpp"
 #include "strata/filter/common.hpp"
@@ -60,7 +59,7 @@ struct Problem {
 
 // ---- CPU float32 kernel ------------------------------------------------------------------------
 
-constexpr std::int64_t kRowsPerBlock = 16;  ///< rows per work item of the CPU kernel
+constexpr std::int64_t kRowsPerBlock = 16;  ///< fewest rows per parallel range of the CPU kernel
 
 // The per-row loops are also compiled for AVX2 on x86-64 GCC/Clang, picked at load time.
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -68,25 +67,6 @@ constexpr std::int64_t kRowsPerBlock = 16;  ///< rows per work item of the CPU k
 #else
 #define STRATA_AVX2_CLONES
 #endif
-
-/// Runs fn(begin, end) over [0, n) in blocks of `block`, handed out on demand to
-/// at::get_num_threads() std::threads (on-demand blocks keep all threads busy on a shared machine).
-/// at::parallel_for would run serially here: its OpenMP body is compiled into the caller, and
-/// strata is not built with OpenMP. fn must not throw.
-template <typename F>
-void parallel_blocks(std::int64_t n, std::int64_t block, const F& fn) {
-  const std::int64_t blocks = (n + block - 1) / block;
-  const std::int64_t threads = std::clamp<std::int64_t>(at::get_num_threads(), 1, blocks);
-  std::atomic<std::int64_t> next{0};
-  const auto work = [&] {
-    for (std::int64_t b = next++; b < blocks; b = next++)
-      fn(b * block, std::min(n, (b + 1) * block));
-  };
-  std::vector<std::thread> workers;
-  for (std::int64_t t = 1; t < threads; ++t) workers.emplace_back(work);
-  work();
-  for (std::thread& worker : workers) worker.join();
-}
 
 /// exp(x) for float, branch-free so that loops over it vectorise (std::exp does not): x clamped
 /// to >= -87, x = n·ln2 + f with |f| <= ln2/2 (Cody–Waite), e^f by its degree-6 Taylor polynomial
@@ -201,7 +181,7 @@ torch::Tensor filter_cpu(const Problem& p) {
   torch::Tensor out =
       torch::empty({p.x.size(0), p.x.size(1), p.height(), p.width()}, p.x.options());
   float* dst = out.data_ptr<float>();
-  parallel_blocks(
+  ParallelRanges::run(
       p.x.size(0) * p.height(), kRowsPerBlock,
       [&](std::int64_t begin, std::int64_t end) { filter_rows_cpu(p, begin, end, dst); });
   return out;

@@ -11,7 +11,6 @@
 //   one loses up to 9e-5 on 4K rows.
 #include "strata/filter/box.hpp"
 
-#include <ATen/Parallel.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -22,6 +21,7 @@
 #include <vector>
 
 #include "padding.hpp"
+#include "parallel.hpp"
 #include "strata/core/error.hpp"
 #include "strata/filter/common.hpp"
 
@@ -147,7 +147,7 @@ void box_cpu_typed(const torch::Tensor& x, torch::Tensor& y, std::int64_t r) {
   const std::int64_t rows = x.size(0) * x.size(1) * p.h;
   // Each chunk restarts its column sums (2rh + 1 rows), so chunks are kept well above that.
   const std::int64_t grain = std::max<std::int64_t>(64, 4 * p.rh);
-  at::parallel_for(0, rows, grain, [&](std::int64_t begin, std::int64_t end) {
+  ParallelRanges::run(rows, grain, [&](std::int64_t begin, std::int64_t end) {
     const auto size = static_cast<std::size_t>(p.w + 2 * p.rw + 1);
     std::vector<double> padded(2 * size, 0.0);
     for (std::int64_t row = begin; row < end;) {
