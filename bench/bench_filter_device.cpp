@@ -1,11 +1,17 @@
 // Every catalogued filter at 1920×1080 RGB with its default parameters, on CUDA (fp32 and fp16
 // inputs) when a GPU is present, else on the CPU (fp32). Times are wall-clock per call with the
-// device synchronised, after a warm-up call. Run: bench_filter_device [--benchmark_filter=...]
+// device synchronised, after a warm-up call. On CUDA also the guided filter (r = 8, eps = 0.01,
+// gray and colour guide) in fp32, fp16 and fp16 channels-last, through the fused kernels and
+// through the LibTorch-op path (the PyTorch-eager anchor), timed over 50 back-to-back calls per
+// iteration so that the per-call launch/sync latency of one call does not dominate.
+// Run: bench_filter_device [--benchmark_filter=...]
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
 #include <chrono>
 
+#include "strata/filter/common.hpp"
+#include "strata/filter/guided.hpp"
 #include "strata/filter/registry.hpp"
 
 namespace {
@@ -35,6 +41,60 @@ void run(benchmark::State& state, const strata::filter::FilterSpec* spec, torch:
   state.SetItemsProcessed(state.iterations() * 1920 * 1080);
 }
 
+enum class Layout { Contiguous, ChannelsLast };
+
+void run_guided(benchmark::State& state, int guide_channels, torch::ScalarType dtype, Layout layout,
+                bool fused) {
+  torch::NoGradGuard no_grad;
+  const torch::Device device(torch::kCUDA, 0);
+  auto img = test_image(device, dtype);
+  auto guide = guide_channels == 3 ? img : img.mean(1, true);
+  if (layout == Layout::ChannelsLast) {
+    img = img.contiguous(torch::MemoryFormat::ChannelsLast);
+    guide = guide.contiguous(torch::MemoryFormat::ChannelsLast);
+  }
+  strata::filter::use_fused_kernels(fused);
+  constexpr int kCalls = 50;
+  strata::filter::guided_filter(img, guide, 8, 1e-2);
+  sync(device);
+  double host = 0.0;  // time to enqueue the calls (the CPU side of the launches)
+  while (state.KeepRunningBatch(kCalls)) {  // the batch's time is shared by its kCalls calls
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < kCalls; ++i)
+      benchmark::DoNotOptimize(strata::filter::guided_filter(img, guide, 8, 1e-2));
+    host += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    sync(device);
+    const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+    state.SetIterationTime(elapsed.count());
+  }
+  state.counters["host_us"] = 1e6 * host / static_cast<double>(state.iterations());
+  strata::filter::use_fused_kernels(true);
+  state.SetItemsProcessed(state.iterations() * 1920 * 1080);
+}
+
+void register_guided_variants() {
+  struct Variant {
+    const char* name;
+    torch::ScalarType dtype;
+    Layout layout;
+  };
+  const Variant variants[] = {{"fp32", torch::kFloat32, Layout::Contiguous},
+                              {"fp16", torch::kFloat16, Layout::Contiguous},
+                              {"fp16-channels-last", torch::kFloat16, Layout::ChannelsLast}};
+  for (const int guide : {1, 3})
+    for (const bool fused : {true, false}) {
+      if (fused && !strata::filter::fused_kernels_built()) continue;
+      for (const auto& v : variants) {
+        const std::string name = std::string("guided-") + (guide == 1 ? "gray" : "colour") +
+                                 "-guide/cuda/" + (fused ? "fused/" : "tensor-ops/") + v.name;
+        benchmark::RegisterBenchmark(name.c_str(), run_guided, guide, v.dtype, v.layout, fused)
+            ->UseManualTime()
+            ->Unit(benchmark::kMicrosecond)
+            ->MinTime(0.3);
+      }
+    }
+}
+
 void register_all() {
   const bool cuda = torch::cuda::is_available();
   const torch::Device device = cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
@@ -55,6 +115,7 @@ void register_all() {
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   register_all();
+  if (torch::cuda::is_available()) register_guided_variants();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

@@ -5,6 +5,7 @@
 
 #include "cli/app.hpp"
 #include "strata/core/device.hpp"
+#include "strata/filter/common.hpp"
 
 namespace strata::cli {
 
@@ -23,6 +24,7 @@ void run_info(Context& ctx) {
                       {"torch_version", info.torch_version},
                       {"cuda_available", info.cuda_available},
                       {"cudnn_available", info.cudnn_available},
+                      {"fused_cuda_kernels", filter::fused_kernels_built()},
                       {"cuda_device_count", info.cuda_device_count},
                       {"devices", device_list(info)},
                       {"device", chosen},
@@ -32,6 +34,7 @@ void run_info(Context& ctx) {
         << "LibTorch        " << info.torch_version << '\n'
         << "CUDA            " << (info.cuda_available ? "available" : "not available") << '\n'
         << "cuDNN           " << (info.cudnn_available ? "available" : "not available") << '\n'
+        << "fused kernels   " << (filter::fused_kernels_built() ? "built" : "not built") << '\n'
         << "devices         " << device_list(info).dump() << '\n'
         << "selected device " << chosen << '\n'
         << "CPU threads     " << info.threads;

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "fused.hpp"
 #include "padding.hpp"
 #include "parallel.hpp"
 #include "strata/core/error.hpp"
@@ -232,6 +233,14 @@ torch::Tensor convolve_symmetric(const torch::Tensor& x, std::int64_t dim,
 
 torch::Tensor box_filter(const torch::Tensor& x, int radius) {
   check(radius >= 0, "", "box_filter: radius must be >= 0, got " + std::to_string(radius));
+  check_image(x, "input");
+  if (radius > 0) {
+    const auto x4 = x.dim() == 3 ? x.unsqueeze(0) : x;
+    if (fused::supports(x4, {}, radius)) {
+      const auto y = fused::box(x4, radius);
+      return x.dim() == 3 ? y.squeeze(0) : y;
+    }
+  }
   const Batched b = as_batched(x, "input");
   if (radius == 0) return b.restore(b.x.clone());
   const auto y = use_cpu_kernel(b.x)       ? box_cpu(b.x, radius)

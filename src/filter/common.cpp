@@ -11,12 +11,16 @@ torch::Tensor Batched::restore(const torch::Tensor& y) const {
   return out.scalar_type() == dtype ? out : out.to(dtype);
 }
 
-Batched as_batched(const torch::Tensor& t, const std::string& what) {
+void check_image(const torch::Tensor& t, const std::string& what) {
   check(t.defined(), "", what + " is undefined");
   check(t.dim() == 3 || t.dim() == 4, "",
         what + " must be C×H×W or N×C×H×W, got " + std::to_string(t.dim()) + " dims");
   check(torch::isFloatingType(t.scalar_type()), "", what + " must be a floating-point tensor");
   check(t.numel() > 0, "", what + " is empty");
+}
+
+Batched as_batched(const torch::Tensor& t, const std::string& what) {
+  check_image(t, what);
   Batched b;
   b.squeezed = t.dim() == 3;
   b.dtype = t.scalar_type();

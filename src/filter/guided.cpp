@@ -18,10 +18,12 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "fused.hpp"
 #include "strata/core/error.hpp"
 #include "strata/filter/box.hpp"
 #include "strata/filter/common.hpp"
@@ -63,6 +65,28 @@ void check_guide_channels(const std::string& fn, const torch::Tensor& guide) {
   check(guide.size(1) == 1 || guide.size(1) == 3, "",
         fn + ": guide must have 1 (gray) or 3 (colour) channels, got " +
             std::to_string(guide.size(1)));
+}
+
+// Input and guide as N×C×H×W in their own dtype and layout, for the fused CUDA kernels.
+struct FusedOperands {
+  torch::Tensor p, g;
+  bool squeezed = false;
+
+  torch::Tensor restore(const torch::Tensor& q) const { return squeezed ? q.squeeze(0) : q; }
+};
+
+// The operands when the fused CUDA kernels (fused.hpp) take them, nothing otherwise.
+std::optional<FusedOperands> fused_operands(const std::string& fn, const torch::Tensor& input,
+                                            const torch::Tensor& guide, int radius) {
+  check_image(input, "input");
+  check_image(guide, "guide");
+  check_guide(input, guide);
+  const bool squeezed = input.dim() == 3;
+  FusedOperands f{squeezed ? input.unsqueeze(0) : input, squeezed ? guide.unsqueeze(0) : guide,
+                  squeezed};
+  check_guide_channels(fn, f.g);
+  if (!fused::supports(f.p, f.g, radius)) return std::nullopt;
+  return f;
 }
 
 // ---- window statistics -----------------------------------------------------------------------
@@ -196,6 +220,8 @@ torch::Tensor guided_filter(const torch::Tensor& input, const torch::Tensor& gui
   const std::string fn = "guided_filter";
   check_radius(fn, radius);
   check_positive(fn, "eps", eps);
+  if (const auto f = fused_operands(fn, input, guide, radius))
+    return f->restore(fused::guided(f->p, f->g, radius, eps, {}));
   const Operands o = prepare(input, guide);
   check_guide_channels(fn, o.guide);
   const auto coef = coefficients(o.guide, o.input.x, radius, constant_reg(eps, o.input.x));
@@ -234,10 +260,16 @@ torch::Tensor weighted_guided_filter(const torch::Tensor& input, const torch::Te
   const std::string fn = "weighted_guided_filter";
   check_radius(fn, radius);
   check_positive(fn, "lambda", lambda);
+  // Li et al. define Γ for a gray guide; a colour guide uses Γ of its channel mean.
+  const auto edge_reg = [lambda](const torch::Tensor& g) {
+    return weighted_reg(lambda, g.size(1) == 1 ? g : g.mean(1, true));
+  };
+  if (const auto f = fused_operands(fn, input, guide, radius))
+    return f->restore(
+        fused::guided(f->p, f->g, radius, lambda, edge_reg(f->g.to(torch::kFloat32))));
   const Operands o = prepare(input, guide);
   check_guide_channels(fn, o.guide);
-  // Li et al. define Γ for a gray guide; a colour guide uses Γ of its channel mean.
-  const auto reg = weighted_reg(lambda, o.guide.size(1) == 1 ? o.guide : o.guide.mean(1, true));
+  const auto reg = edge_reg(o.guide);
   const auto coef = coefficients(o.guide, o.input.x, radius, reg);
   return o.input.restore(apply_model(box_each(coef, radius), o.guide));
 }

@@ -42,7 +42,7 @@ torch::Tensor synthetic_image(std::int64_t c, std::int64_t h, std::int64_t w) {
 }
 
 /// A crop of a BSDS500 test image (RGB or gray), or an undefined tensor when the data is absent.
-torch::Tensor real_crop(bool gray, std::int64_t size) {
+[[maybe_unused]] torch::Tensor real_crop(bool gray, std::int64_t size) {
   const std::string path = testing::data_path("bsds500/images/test/100007.jpg");
   if (!testing::exists(path)) return {};
   image::ReadOptions options;
@@ -58,14 +58,15 @@ double mean_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
       .item<double>();
 }
 
-std::string compact(double v) {
+[[maybe_unused]] std::string compact(double v) {
   std::ostringstream out;
   out << v;
   return out.str();
 }
 
 /// Max |a - b|, also printed so the measured agreement shows up in the test log.
-double report_diff(const std::string& what, const torch::Tensor& a, const torch::Tensor& b) {
+[[maybe_unused]] double report_diff(const std::string& what, const torch::Tensor& a,
+                                    const torch::Tensor& b) {
   const double d = max_abs_diff(a, b);
   std::printf("[ measured ] %s: max |diff| = %.3g, mean = %.3g\n", what.c_str(), d,
               mean_abs_diff(a, b));

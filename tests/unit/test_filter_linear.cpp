@@ -537,6 +537,48 @@ TEST(LinearFiltersCuda, MatchCpu) {
   }
 }
 
+// The fused CUDA kernels (built when LibTorch has CUDA) on images wider and taller than one
+// thread block, in a batch, in float16 and channels-last; gradients still take the tensor path.
+TEST(LinearFiltersCuda, FusedKernelsAcrossBlocksDtypesAndLayouts) {
+  STRATA_REQUIRE_CUDA();
+  const auto p = torch::stack({synthetic_image(3, 250, 700), synthetic_image(3, 250, 700, 9)});
+  const auto g3 = torch::stack({synthetic_image(3, 250, 700, 8), synthetic_image(3, 250, 700, 5)});
+  const auto g1 = g3.mean(1, true);
+  const auto cuda = [](const torch::Tensor& t) { return t.to(torch::kCUDA); };
+  const auto half = [](const torch::Tensor& t) { return t.to(torch::kCUDA, torch::kFloat16); };
+  const auto last = [](const torch::Tensor& t) {
+    return t.to(torch::kCUDA).contiguous(torch::MemoryFormat::ChannelsLast);
+  };
+  for (const int r : {3, 8, 40}) {
+    const auto box = box_filter(p, r);
+    const auto tag = "r = " + std::to_string(r);
+    EXPECT_LT(max_abs_diff(box, box_filter(cuda(p), r)), 1e-5) << tag;
+    const auto box_half = box_filter(half(p), r);
+    EXPECT_EQ(box_half.scalar_type(), torch::kFloat16);
+    EXPECT_LT(max_abs_diff(box, box_half.to(torch::kFloat32)), 1e-3) << tag;
+    EXPECT_LT(max_abs_diff(box, box_filter(last(p), r)), 1e-5) << tag;
+    for (const auto& g : {g1, g3}) {
+      const auto which = tag + ", " + std::to_string(g.size(1)) + "-channel guide";
+      const auto q = guided_filter(p, g, r, 1e-2);
+      EXPECT_LT(max_abs_diff(q, guided_filter(cuda(p), cuda(g), r, 1e-2)), 1e-4) << which;
+      const auto q_half = guided_filter(half(p), half(g), r, 1e-2);
+      EXPECT_EQ(q_half.scalar_type(), torch::kFloat16);
+      EXPECT_LT(max_abs_diff(q, q_half.to(torch::kFloat32)), 5e-3) << which;
+      const auto q_last = guided_filter(last(p), last(g), r, 1e-2);
+      EXPECT_TRUE(q_last.is_contiguous(torch::MemoryFormat::ChannelsLast)) << which;
+      EXPECT_LT(max_abs_diff(q, q_last), 1e-4) << which;
+      EXPECT_LT(max_abs_diff(weighted_guided_filter(p, g, r, 1e-2),
+                             weighted_guided_filter(cuda(p), cuda(g), r, 1e-2)),
+                1e-4)
+          << which;
+    }
+  }
+  auto x = cuda(p).requires_grad_(true);
+  guided_filter(x, cuda(g1), 4, 1e-2).sum().backward();
+  ASSERT_TRUE(x.grad().defined());
+  EXPECT_GT(x.grad().abs().sum().item<double>(), 0.0);
+}
+
 // ---- errors --------------------------------------------------------------------------------
 
 TEST(LinearFiltersErrors, BadParameters) {

@@ -24,11 +24,23 @@ struct Batched {
   torch::Tensor restore(const torch::Tensor& y) const;
 };
 
+/// Checks an image argument (3-D or 4-D, floating, non-empty); `what` names it in errors.
+void check_image(const torch::Tensor& t, const std::string& what);
+
 /// Checks an image argument (3-D or 4-D, floating, non-empty) and returns it as Batched.
 /// `what` names the argument in errors ("input", "guide").
 Batched as_batched(const torch::Tensor& t, const std::string& what);
 
 /// Checks that a guide matches the input in N, H, W and device.
 void check_guide(const torch::Tensor& input, const torch::Tensor& guide);
+
+/// Whether this build has strata's fused CUDA kernels (LibTorch with CUDA and nvcc at build time).
+/// They run box_filter, guided_filter and weighted_guided_filter on CUDA float32/float16 tensors
+/// (any memory format) that need no gradient; everything else takes LibTorch-op paths.
+bool fused_kernels_built();
+
+/// Turns the fused CUDA kernels on (the default) or off for the whole process, e.g. to compare
+/// them with the LibTorch-op paths.
+void use_fused_kernels(bool on);
 
 }  // namespace strata::filter

@@ -1,0 +1,48 @@
+// strata's fused CUDA kernels for the box-window filters (box mean, guided filter family).
+// Torch-free on purpose: compiled by nvcc without LibTorch headers, called from fused.cpp, which
+// owns the tensors. Built only when LibTorch has CUDA (CMake option STRATA_CUDA_KERNELS).
+//
+// Every kernel is one "sweep" (sweep.cuh): a thread block owns a strip of columns and walks down
+// its rows keeping running column sums of K per-pixel quantities, takes the row's window sums by a
+// block-wide prefix sum, and hands the K window means of each pixel to an epilogue. O(1) per pixel
+// whatever the radius, one read of each input row (plus one re-read from cache), float
+// accumulation, any strides (NCHW or channels-last).
+#pragma once
+
+#include <cstdint>
+
+namespace strata::filter::cuda {
+
+enum class Scalar { Float32, Float16 };
+
+/// A strided N×C×H×W view of device memory; strides in elements.
+struct Tensor4 {
+  void* data = nullptr;
+  Scalar scalar = Scalar::Float32;
+  std::int64_t size[4] = {0, 0, 0, 0};
+  std::int64_t stride[4] = {0, 0, 0, 0};
+};
+
+/// The largest window radius the sweep kernels take (blocks are at most 1024 columns wide).
+constexpr int kMaxRadius = 128;
+
+/// Each returns nullptr on success or CUDA's error string. `stream` is a cudaStream_t.
+
+/// out = box mean of `in` (border-clipped, count-normalised windows); same size, any scalars.
+const char* box_mean(const Tensor4& in, const Tensor4& out, int radius, void* stream);
+
+/// Guided-filter coefficients (He et al. 2010 Eq. 5-6 / 14-15) of input p (N×C×H×W) and guide g.
+/// colour = false: gray model, guide channel (Cg == 1 ? 0 : c) guides input channel c; coef is
+/// N×2C×H×W float32 holding (a, b) of channel c at 2c, 2c+1. colour = true: g has 3 channels;
+/// coef is N×4C×H×W float32 holding (a_0, a_1, a_2, b) of channel c at 4c..4c+3.
+/// The regulariser is `eps`, or the per-pixel float32 map `reg` (N×1×H×W, or N×Cg×H×W in the gray
+/// model) when reg.data is not null (the weighted guided filter's λ/Γ).
+const char* guided_coefficients(const Tensor4& p, const Tensor4& g, const Tensor4& reg, float eps,
+                                int radius, bool colour, const Tensor4& coef, void* stream);
+
+/// q = Σ_k ā_k I_k + b̄ (He et al. Eq. 8 / 16): the coefficients' box means (radius) applied to
+/// the guide; q has the input's N×C×H×W.
+const char* guided_apply(const Tensor4& coef, const Tensor4& g, int radius, bool colour,
+                         const Tensor4& q, void* stream);
+
+}  // namespace strata::filter::cuda
