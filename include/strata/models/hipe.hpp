@@ -1,0 +1,69 @@
+// HIPe: hierarchical image peeling (seed 000, §2.2; reference-facts §1.2-1.3). The guider G
+// predicts edge guidance maps G^1..G^n from an image by a recurrence in feature space, the peeler
+// P maps (I^{t-1}, G^t) to the component C^t, and I^t = I^{t-1} - C^t, so that
+// I = C^1 + ... + C^n + I^n.
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/pimpl.h>
+#include <torch/types.h>
+
+#include <vector>
+
+namespace strata::models {
+
+/// The guider (246,113 parameters): head ConvBlock 3→32, 4 residual blocks, a shared recurrent
+/// cell S of 9 residual blocks with dilations 1,1,2,2,4,4,8,8,1, a shared mask head M 32→16→1
+/// with a sigmoid; reflection padding, instance norm without affine parameters.
+/// F^0 = body(head(I)), F^t = S(F^{t-1}), G^t = M(F^t).
+class HipeGuiderImpl : public torch::nn::Module {
+ public:
+  HipeGuiderImpl();
+
+  /// G^1..G^levels (each N×1×H×W in (0, 1)) of an N×3×H×W image in [0, 1]; any H, W >= 9.
+  std::vector<torch::Tensor> forward(const torch::Tensor& image, int levels);
+
+ private:
+  torch::nn::Sequential head_, body_, state_, mask_;
+};
+TORCH_MODULE(HipeGuider);
+
+/// The peeler (920,195 parameters): 6→64 and 64→64 convolutions, a stride-2 convolution, 10
+/// dilated residual blocks (2,2,4,4,8,8,16,16,1,1), a transposed convolution back to full
+/// resolution, a convolution and a linear 64→3 output; instance norm, 64 channels.
+class HipePeelerImpl : public torch::nn::Module {
+ public:
+  HipePeelerImpl();
+
+  /// The component C^t (N×3×H×W) peeled from I^{t-1} (N×3×H×W) under guidance G^t (N×1×H×W);
+  /// H and W must be even (hipe_peel pads any size).
+  torch::Tensor forward(const torch::Tensor& image, const torch::Tensor& guidance);
+
+ private:
+  torch::nn::Sequential net_;
+};
+TORCH_MODULE(HipePeeler);
+
+struct PeelOptions {
+  int levels = 4;
+  /// User guidance instead of the guider's: empty (use the guider), one map for every level or
+  /// one per level; each C×h×w or N×C×h×w (C = 1, or 3 averaged to one), any size (resized
+  /// bilinearly to the image), values in [0, 1].
+  std::vector<torch::Tensor> guidance;
+};
+
+struct Peeling {
+  std::vector<torch::Tensor> levels;      ///< I^1..I^n, each N×3×H×W
+  std::vector<torch::Tensor> components;  ///< C^1..C^n, I^{t-1} = I^t + C^t
+  std::vector<torch::Tensor> guidance;    ///< G^1..G^n, each N×1×H×W
+};
+
+/// Peels an N×3×H×W (or 3×H×W) image of any size (inference, no autograd): reflect-pads it to
+/// even sides of at least 32 pixels, runs the recurrence there and crops every result back
+/// (3×H×W in, 3×H×W / 1×H×W out). The guider runs only when no user guidance is given; it may
+/// then be an empty holder (`HipeGuider{nullptr}`). Modules and image must share a device.
+Peeling hipe_peel(HipeGuider& guider, HipePeeler& peeler, const torch::Tensor& image,
+                  const PeelOptions& options = {});
+
+}  // namespace strata::models

@@ -1,0 +1,226 @@
+// HIPe guider and peeler (seed 000 §2.2, Fig. 3; layer tables in reference-facts §1.2-1.3).
+// Deliberate differences from the authors' code (docs/hipe.md): the guider pads by reflection
+// only (the code mixes one reflected pixel with d - 1 zeros for dilation d), and every layer is
+// trained (the code never trains the guider's head and body).
+#include "strata/models/hipe.hpp"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include "strata/core/error.hpp"
+
+namespace strata::models {
+
+namespace {
+
+namespace nn = torch::nn;
+
+constexpr int kGuiderWidth = 32;
+constexpr int kPeelerWidth = 64;
+constexpr std::array<int, 9> kStateDilations = {1, 1, 2, 2, 4, 4, 8, 8, 1};
+constexpr std::array<int, 10> kPeelerDilations = {2, 2, 4, 4, 8, 8, 16, 16, 1, 1};
+
+nn::Conv2d conv(int in, int out, int dilation = 1, int padding = 0, int stride = 1) {
+  return nn::Conv2d(
+      nn::Conv2dOptions(in, out, 3).dilation(dilation).padding(padding).stride(stride));
+}
+
+nn::InstanceNorm2d instance_norm(int channels) {
+  return nn::InstanceNorm2d(nn::InstanceNorm2dOptions(channels));  // no affine, no running stats
+}
+
+nn::ReflectionPad2d reflect(int pad) {
+  return nn::ReflectionPad2d(nn::ReflectionPad2dOptions(pad));
+}
+
+nn::LeakyReLU leaky() { return nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(0.2)); }
+
+// x + block(x).
+class ResidualImpl : public nn::Module {
+ public:
+  explicit ResidualImpl(nn::Sequential block)
+      : block_(register_module("block", std::move(block))) {}
+  torch::Tensor forward(const torch::Tensor& x) { return x + block_->forward(x); }
+
+ private:
+  nn::Sequential block_;
+};
+TORCH_MODULE(Residual);
+
+// Guider residual block: pad, dilated conv, IN, ReLU, pad, conv (no norm after it, as Fig. 3).
+Residual guider_block(int dilation) {
+  return Residual(nn::Sequential(reflect(dilation), conv(kGuiderWidth, kGuiderWidth, dilation),
+                                 instance_norm(kGuiderWidth), nn::ReLU(), reflect(1),
+                                 conv(kGuiderWidth, kGuiderWidth)));
+}
+
+// Peeler residual block: two dilated convs with zero padding, IN after each, ReLU between.
+Residual peeler_block(int dilation) {
+  return Residual(nn::Sequential(
+      conv(kPeelerWidth, kPeelerWidth, dilation, dilation), instance_norm(kPeelerWidth), nn::ReLU(),
+      conv(kPeelerWidth, kPeelerWidth, dilation, dilation), instance_norm(kPeelerWidth)));
+}
+
+void check_image(const torch::Tensor& x, const std::string& what) {
+  check(x.dim() == 4 && x.size(1) == 3, "",
+        what + ": expected an N×3×H×W image, got " + std::to_string(x.dim()) + " dims");
+}
+
+}  // namespace
+
+// ---- guider ------------------------------------------------------------------------------------
+
+HipeGuiderImpl::HipeGuiderImpl() {
+  head_ = register_module("head", nn::Sequential(reflect(1), conv(3, kGuiderWidth),
+                                                 instance_norm(kGuiderWidth), leaky()));
+  body_ = register_module("body", nn::Sequential());
+  for (int i = 0; i < 4; ++i) body_->push_back(guider_block(1));
+  state_ = register_module("state", nn::Sequential());
+  for (const int d : kStateDilations) state_->push_back(guider_block(d));
+  mask_ =
+      register_module("mask", nn::Sequential(reflect(1), conv(kGuiderWidth, 16), instance_norm(16),
+                                             leaky(), reflect(1), conv(16, 1), nn::Sigmoid()));
+}
+
+std::vector<torch::Tensor> HipeGuiderImpl::forward(const torch::Tensor& image, int levels) {
+  check_image(image, "HIPe guider");
+  check(levels >= 1, "", "HIPe guider: levels must be >= 1");
+  check(image.size(2) >= 9 && image.size(3) >= 9, "", "HIPe guider: image must be at least 9×9");
+  auto features = body_->forward(head_->forward(image));  // F^0
+  std::vector<torch::Tensor> maps;
+  for (int t = 0; t < levels; ++t) {
+    features = state_->forward(features);      // F^t = S(F^{t-1})
+    maps.push_back(mask_->forward(features));  // G^t = M(F^t)
+  }
+  return maps;
+}
+
+// ---- peeler ------------------------------------------------------------------------------------
+
+HipePeelerImpl::HipePeelerImpl() {
+  net_ = register_module("net", nn::Sequential());
+  // A convolution-like layer followed by IN and ReLU.
+  const auto stage = [this](auto layer) {
+    net_->push_back(std::move(layer));
+    net_->push_back(instance_norm(kPeelerWidth));
+    net_->push_back(nn::ReLU());
+  };
+  stage(conv(6, kPeelerWidth, 1, 1));
+  stage(conv(kPeelerWidth, kPeelerWidth, 1, 1));
+  stage(conv(kPeelerWidth, kPeelerWidth, 1, 1, 2));  // to half resolution
+  for (const int d : kPeelerDilations) net_->push_back(peeler_block(d));
+  stage(nn::ConvTranspose2d(
+      nn::ConvTranspose2dOptions(kPeelerWidth, kPeelerWidth, 4).stride(2).padding(1)));
+  stage(conv(kPeelerWidth, kPeelerWidth, 1, 1));
+  net_->push_back(conv(kPeelerWidth, 3, 1, 1));  // linear output
+}
+
+torch::Tensor HipePeelerImpl::forward(const torch::Tensor& image, const torch::Tensor& guidance) {
+  check_image(image, "HIPe peeler");
+  check(guidance.dim() == 4 && guidance.size(1) == 1, "", "HIPe peeler: guidance must be N×1×H×W");
+  check(image.size(2) % 2 == 0 && image.size(3) % 2 == 0, "",
+        "HIPe peeler: height and width must be even");
+  // The guidance enters as three identical channels (the published 6-channel input).
+  return net_->forward(torch::cat({image, guidance.expand({-1, 3, -1, -1})}, 1));
+}
+
+// ---- peeling -----------------------------------------------------------------------------------
+
+namespace {
+
+constexpr std::int64_t kMinSide = 32;
+
+// Reflect-pads (replicating first when the image is too small to reflect) to even sides of at
+// least kMinSide; returns the padded tensor.
+torch::Tensor pad_for_peeling(const torch::Tensor& x) {
+  namespace F = torch::nn::functional;
+  const auto target = [](std::int64_t n) {
+    const std::int64_t m = std::max(n, kMinSide);
+    return m + (m % 2);
+  };
+  const std::int64_t h = x.size(2), w = x.size(3);
+  const std::int64_t ph = target(h) - h, pw = target(w) - w;
+  if (ph == 0 && pw == 0) return x;
+  const bool can_reflect = ph < h && pw < w;
+  auto options = F::PadFuncOptions({0, pw, 0, ph});
+  if (can_reflect)
+    options.mode(torch::kReflect);
+  else
+    options.mode(torch::kReplicate);
+  return F::pad(x, options);
+}
+
+torch::Tensor crop(const torch::Tensor& x, std::int64_t h, std::int64_t w) {
+  return x.narrow(2, 0, h).narrow(3, 0, w).contiguous();
+}
+
+// A user map as N×1×h×w resized to h×w and padded like the image.
+torch::Tensor user_map(const torch::Tensor& map, const torch::Tensor& image) {
+  namespace F = torch::nn::functional;
+  check(map.dim() == 3 || map.dim() == 4, "", "guidance map must be C×H×W or N×C×H×W");
+  auto m = (map.dim() == 3 ? map.unsqueeze(0) : map).to(image.device(), torch::kFloat32);
+  check(m.size(1) == 1 || m.size(1) == 3, "", "guidance map must have 1 or 3 channels");
+  if (m.size(1) == 3) m = m.mean(1, true);
+  const std::int64_t h = image.size(2), w = image.size(3);
+  if (m.size(2) != h || m.size(3) != w)
+    m = F::interpolate(m, F::InterpolateFuncOptions()
+                              .size(std::vector<std::int64_t>{h, w})
+                              .mode(torch::kBilinear)
+                              .align_corners(false));
+  if (m.size(0) == 1 && image.size(0) > 1) m = m.expand({image.size(0), -1, -1, -1});
+  check(m.size(0) == image.size(0), "", "guidance map batch size differs from the image's");
+  return pad_for_peeling(m.clamp(0.0, 1.0));
+}
+
+std::vector<torch::Tensor> guidance_maps(HipeGuider& guider, const torch::Tensor& padded,
+                                         const torch::Tensor& image, const PeelOptions& options) {
+  const auto n = static_cast<std::size_t>(options.levels);
+  const auto& user = options.guidance;
+  if (user.empty()) {
+    check(!guider.is_empty(), "", "hipe_peel: no guider and no guidance maps");
+    return guider->forward(padded, options.levels);
+  }
+  check(user.size() == 1 || user.size() == n, "",
+        "hipe_peel: give one guidance map or one per level (" + std::to_string(n) + "), got " +
+            std::to_string(user.size()));
+  std::vector<torch::Tensor> maps;
+  for (std::size_t t = 0; t < n; ++t)
+    maps.push_back(user_map(user[user.size() == 1 ? 0 : t], image));
+  return maps;
+}
+
+}  // namespace
+
+Peeling hipe_peel(HipeGuider& guider, HipePeeler& peeler, const torch::Tensor& image,
+                  const PeelOptions& options) {
+  check(options.levels >= 1, "", "hipe_peel: levels must be >= 1");
+  check(image.defined() && (image.dim() == 3 || image.dim() == 4), "",
+        "hipe_peel: image must be 3×H×W or N×3×H×W");
+  torch::NoGradGuard no_grad;
+  const bool squeezed = image.dim() == 3;
+  const auto x = (squeezed ? image.unsqueeze(0) : image).to(torch::kFloat32);
+  check_image(x, "hipe_peel");
+  const std::int64_t h = x.size(2), w = x.size(3);
+  auto current = pad_for_peeling(x);  // I^0
+  const auto maps = guidance_maps(guider, current, x, options);
+  Peeling out;
+  const auto keep = [&](std::vector<torch::Tensor>& list, const torch::Tensor& t) {
+    const auto c = crop(t, h, w);
+    list.push_back(squeezed ? c.squeeze(0) : c);
+  };
+  for (const auto& g : maps) {
+    const auto component = peeler->forward(current, g);  // C^t = P(I^{t-1}, G^t)
+    current = current - component;                       // I^t = I^{t-1} - C^t
+    keep(out.components, component);
+    keep(out.levels, current);
+    keep(out.guidance, g);
+  }
+  return out;
+}
+
+}  // namespace strata::models
