@@ -85,6 +85,9 @@ int run(int argc, char** argv) {
   register_convert(app);
   register_filter(app);
   register_eval(app);
+  register_peel(app);
+  register_train(app);
+  for (int i = 0; i < argc; ++i) g.command_line += (i ? " " : "") + std::string(argv[i]);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

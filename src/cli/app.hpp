@@ -23,6 +23,7 @@ struct GlobalOptions {
   bool json = false;
   bool force = false;                                 ///< allow an output to replace an input
   std::uint64_t max_pixels = std::uint64_t{1} << 28;  ///< decode cap (width × height)
+  std::string command_line;                           ///< argv joined by spaces (for metadata)
 };
 
 /// What a running command sees: resolved settings plus the two output channels.
@@ -57,6 +58,8 @@ void register_info(CLI::App& app);
 void register_convert(CLI::App& app);
 void register_filter(CLI::App& app);
 void register_eval(CLI::App& app);
+void register_peel(CLI::App& app);
+void register_train(CLI::App& app);
 
 /// Entry point: parses argv, runs the command, maps errors to a one-line message and exit code
 /// (1 for a failed run, 2 for bad usage).

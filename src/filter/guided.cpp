@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "fused.hpp"
+#include "guided_cpu.hpp"
 #include "strata/core/error.hpp"
 #include "strata/filter/box.hpp"
 #include "strata/filter/common.hpp"
@@ -224,6 +225,8 @@ torch::Tensor guided_filter(const torch::Tensor& input, const torch::Tensor& gui
     return f->restore(fused::guided(f->p, f->g, radius, eps, {}));
   const Operands o = prepare(input, guide);
   check_guide_channels(fn, o.guide);
+  if (detail::guided_cpu_supports(o.input.x, o.guide))
+    return o.input.restore(detail::guided_cpu(o.input.x, o.guide, radius, eps, std::nullopt));
   const auto coef = coefficients(o.guide, o.input.x, radius, constant_reg(eps, o.input.x));
   return o.input.restore(apply_model(box_each(coef, radius), o.guide));
 }
@@ -270,6 +273,8 @@ torch::Tensor weighted_guided_filter(const torch::Tensor& input, const torch::Te
   const Operands o = prepare(input, guide);
   check_guide_channels(fn, o.guide);
   const auto reg = edge_reg(o.guide);
+  if (detail::guided_cpu_supports(o.input.x, o.guide))
+    return o.input.restore(detail::guided_cpu(o.input.x, o.guide, radius, lambda, reg));
   const auto coef = coefficients(o.guide, o.input.x, radius, reg);
   return o.input.restore(apply_model(box_each(coef, radius), o.guide));
 }

@@ -1,0 +1,131 @@
+// strata peel IN -o OUTDIR: HIPe hierarchical image peeling with the shipped (or given) weights.
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli/app.hpp"
+#include "strata/core/error.hpp"
+#include "strata/core/file.hpp"
+#include "strata/models/hipe.hpp"
+#include "strata/nn/weights.hpp"
+#include "strata/train/hipe_trainer.hpp"
+
+namespace strata::cli {
+
+namespace {
+
+struct PeelCommand {
+  std::string input, out_dir, model_dir;
+  int levels = 4;
+  std::vector<std::string> guides;
+  bool sheet = false;
+};
+
+std::string executable_dir() {
+  std::vector<char> buf(4096);
+  const auto n = readlink("/proc/self/exe", buf.data(), buf.size() - 1);
+  return n > 0 ? parent_of(std::string(buf.data(), static_cast<std::size_t>(n))) : ".";
+}
+
+// --model, else $STRATA_MODELS, else models/ next to the build tree or the installed share/.
+std::string model_dir(const std::string& given) {
+  if (!given.empty()) return given;
+  if (const char* env = std::getenv("STRATA_MODELS")) return env;
+  const std::string exe = executable_dir();
+  for (const auto& dir : {exe + "/../models", exe + "/../share/strata/models"})
+    if (is_directory(dir)) return dir;
+  return exe + "/../models";
+}
+
+template <class Module>
+Module load_model(const std::string& dir, train::HipeStage stage, const torch::Device& device) {
+  const std::string path = dir + "/" + train::hipe_model_name(stage) + ".safetensors";
+  check(path_exists(path), path,
+        "no HIPe weights here (give --model DIR, or train them with strata train " +
+            train::hipe_model_name(stage) + ")");
+  Module m;
+  nn::load_module_weights(*m, nn::load_safetensors(path), path);
+  m->to(device);
+  m->eval();
+  return m;
+}
+
+// One PNG of the input and every level (row 1), guidance (row 2), details (row 3).
+torch::Tensor contact_sheet(const torch::Tensor& input, const models::Peeling& p) {
+  const auto blank = torch::ones_like(input);
+  std::vector<torch::Tensor> rows[3] = {{input}, {blank}, {blank}};
+  for (std::size_t t = 0; t < p.levels.size(); ++t) {
+    rows[0].push_back(p.levels[t]);
+    rows[1].push_back(p.guidance[t].expand_as(input));
+    rows[2].push_back(p.components[t] + 0.5);
+  }
+  std::vector<torch::Tensor> cat;
+  for (auto& row : rows) cat.push_back(torch::cat(row, 2));
+  return torch::cat(cat, 1).clamp(0.0, 1.0);
+}
+
+void run_peel(Context& ctx, const PeelCommand& c) {
+  check(c.levels >= 1 && c.levels <= 64, "", "--levels must be in 1..64");
+  std::vector<std::string> inputs = {c.input};
+  inputs.insert(inputs.end(), c.guides.begin(), c.guides.end());
+  const auto device = ctx.device();
+  const auto image = image::read_image(c.input, ctx.read_options(image::ChannelMode::Rgb));
+  models::PeelOptions options;
+  options.levels = c.levels;
+  for (const auto& g : c.guides)
+    options.guidance.push_back(image::read_image(g, ctx.read_options(image::ChannelMode::Gray)));
+  const std::string dir = model_dir(c.model_dir);
+  models::HipeGuider guider{nullptr};
+  if (options.guidance.empty())
+    guider = load_model<models::HipeGuider>(dir, train::HipeStage::Guider, device);
+  auto peeler = load_model<models::HipePeeler>(dir, train::HipeStage::Peeler, device);
+  const auto result = models::hipe_peel(guider, peeler, image.to(device), options);
+
+  make_directories(c.out_dir);
+  std::vector<std::string> written;
+  const auto write = [&](const std::string& name, const torch::Tensor& t) {
+    const std::string path = c.out_dir + "/" + name;
+    check_output_path(path, inputs, ctx.options().force);
+    image::write_image(path, t.cpu());
+    written.push_back(path);
+  };
+  for (std::size_t i = 0; i < result.levels.size(); ++i) {
+    const std::string t = std::to_string(i + 1);
+    write("I_" + t + ".png", result.levels[i]);
+    write("I_" + t + ".pfm", result.levels[i]);
+    write("G_" + t + ".png", result.guidance[i]);
+    write("P_" + t + ".png", result.components[i] + 0.5);  // detail, offset to mid-grey
+    write("C_" + t + ".pfm", result.components[i]);
+  }
+  if (c.sheet) write("sheet.png", contact_sheet(image.to(device), result));
+  ctx.log("wrote " + std::to_string(written.size()) + " files to " + c.out_dir);
+  ctx.result({{"command", "peel"},
+              {"input", c.input},
+              {"levels", c.levels},
+              {"guidance", c.guides.empty() ? "guider" : "user"},
+              {"model", dir},
+              {"files", written},
+              {"device", device.str()}},
+             "");
+}
+
+}  // namespace
+
+void register_peel(CLI::App& app) {
+  auto c = std::make_shared<PeelCommand>();
+  CLI::App* sub = add_command(app, "peel", "Hierarchical image peeling (HIPe) into levels",
+                              [c](Context& ctx) { run_peel(ctx, *c); });
+  sub->add_option("input", c->input, "input image")->required();
+  sub->add_option("-o,--out", c->out_dir, "output folder")->required();
+  sub->add_option("--levels", c->levels, "number of levels")->capture_default_str();
+  sub->add_option("--guide", c->guides,
+                  "guidance map (any size; one for all levels or one per level)");
+  sub->add_option("--model", c->model_dir, "folder with hipe-guider/hipe-peeler.safetensors");
+  sub->add_flag("--sheet", c->sheet, "also write sheet.png: levels, guidance and details");
+}
+
+}  // namespace strata::cli
