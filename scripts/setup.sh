@@ -16,4 +16,6 @@ echo "== strata filter rtv examples/scene.png -> out/scene-rtv.png (texture remo
 build/strata filter rtv examples/scene.png out/scene-rtv.png
 echo "== strata filter guided examples/scene.png -> out/scene-guided.png"
 build/strata filter guided examples/scene.png out/scene-guided.png --radius 4 --eps 0.001
-echo "done: see out/ (the strata binary is build/strata; strata filter --list shows all filters)"
+echo "== strata peel examples/scene.png -o out/peel --sheet (HIPe: 4 levels, shipped weights)"
+build/strata peel examples/scene.png -o out/peel --levels 4 --sheet
+echo "done: see out/ (out/peel/sheet.png shows the levels, guidance and details; the binary is build/strata; strata filter --list shows all filters)"
