@@ -177,13 +177,19 @@ torch::Tensor user_map(const torch::Tensor& map, const torch::Tensor& image) {
   return pad_for_peeling(m.clamp(0.0, 1.0));
 }
 
+// A tensor in the networks' dtype and layout.
+torch::Tensor network_input(const torch::Tensor& t, const PeelOptions& options) {
+  const auto x = t.to(options.dtype);
+  return options.channels_last ? x.contiguous(torch::MemoryFormat::ChannelsLast) : x;
+}
+
 std::vector<torch::Tensor> guidance_maps(HipeGuider& guider, const torch::Tensor& padded,
                                          const torch::Tensor& image, const PeelOptions& options) {
   const auto n = static_cast<std::size_t>(options.levels);
   const auto& user = options.guidance;
   if (user.empty()) {
     check(!guider.is_empty(), "", "hipe_peel: no guider and no guidance maps");
-    return guider->forward(padded, options.levels);
+    return guider->forward(network_input(padded, options), options.levels);
   }
   check(user.size() == 1 || user.size() == n, "",
         "hipe_peel: give one guidance map or one per level (" + std::to_string(n) + "), got " +
@@ -213,9 +219,13 @@ Peeling hipe_peel(HipeGuider& guider, HipePeeler& peeler, const torch::Tensor& i
     const auto c = crop(t, h, w);
     list.push_back(squeezed ? c.squeeze(0) : c);
   };
-  for (const auto& g : maps) {
-    const auto component = peeler->forward(current, g);  // C^t = P(I^{t-1}, G^t)
-    current = current - component;                       // I^t = I^{t-1} - C^t
+  for (const auto& map : maps) {
+    const auto g = map.to(torch::kFloat32);
+    // C^t = P(I^{t-1}, G^t), I^t = I^{t-1} - C^t (in float32 whatever the network's dtype)
+    const auto component =
+        peeler->forward(network_input(current, options), network_input(g, options))
+            .to(torch::kFloat32);
+    current = current - component;
     keep(out.components, component);
     keep(out.levels, current);
     keep(out.guidance, g);

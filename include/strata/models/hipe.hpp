@@ -51,6 +51,11 @@ struct PeelOptions {
   /// one per level; each C×h×w or N×C×h×w (C = 1, or 3 averaged to one), any size (resized
   /// bilinearly to the image), values in [0, 1].
   std::vector<torch::Tensor> guidance;
+  /// The dtype the networks run in (the modules must already have it, e.g. module->to(kHalf));
+  /// the recurrence I^t = I^{t-1} - C^t and every output stay float32.
+  torch::ScalarType dtype = torch::kFloat32;
+  /// Feed the networks channels-last tensors (convert the modules with nn::to_channels_last).
+  bool channels_last = false;
 };
 
 struct Peeling {
