@@ -1,7 +1,7 @@
 // HIPe inference time per recurrence (guider step + peeler), from a full 4-level hipe_peel
 // divided by 4 (the guider's head and body, run once, are included). CUDA: 1920×1080 and 480×320
-// in fp32, fp16 and bf16, NCHW and channels-last; CPU: 481×321 fp32 on all cores. Random weights (the time does
-// not depend on them). Run: bench_hipe [--benchmark_filter=...]
+// in fp32, fp16 and bf16, NCHW and channels-last; CPU: 481×321 fp32 on all cores. Random weights
+// (the time does not depend on them). Run: bench_hipe [--benchmark_filter=...]
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
@@ -24,7 +24,8 @@ struct Variant {
 
 void run(benchmark::State& state, torch::Device device, Variant v, std::int64_t h, std::int64_t w) {
   torch::NoGradGuard no_grad;
-  if (device.is_cpu()) torch::set_num_threads(static_cast<int>(std::thread::hardware_concurrency()));
+  if (device.is_cpu())
+    torch::set_num_threads(static_cast<int>(std::thread::hardware_concurrency()));
   torch::manual_seed(0);
   strata::models::HipeGuider guider;
   strata::models::HipePeeler peeler;
@@ -62,8 +63,8 @@ void register_all() {
                                 {"bf16-channels-last", torch::kBFloat16, true}};
     for (const auto& [h, w] : {std::pair<int, int>{1080, 1920}, {320, 480}})
       for (const auto& v : variants) {
-        const std::string name = "hipe-recurrence/cuda/" + std::to_string(w) + "x" +
-                                 std::to_string(h) + "/" + v.name;
+        const std::string name =
+            "hipe-recurrence/cuda/" + std::to_string(w) + "x" + std::to_string(h) + "/" + v.name;
         benchmark::RegisterBenchmark(name.c_str(), run, torch::Device(torch::kCUDA), v, h, w)
             ->UseManualTime()
             ->Unit(benchmark::kMillisecond)
