@@ -1,18 +1,15 @@
 // strata peel IN -o OUTDIR: HIPe hierarchical image peeling with the shipped (or given) weights.
 #include <torch/torch.h>
-#include <unistd.h>
 
-#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "cli/app.hpp"
+#include "cli/model_files.hpp"
 #include "strata/core/error.hpp"
 #include "strata/core/file.hpp"
 #include "strata/models/hipe.hpp"
-#include "strata/nn/weights.hpp"
-#include "strata/train/hipe_trainer.hpp"
 
 namespace strata::cli {
 
@@ -24,35 +21,6 @@ struct PeelCommand {
   std::vector<std::string> guides;
   bool sheet = false;
 };
-
-std::string executable_dir() {
-  std::vector<char> buf(4096);
-  const auto n = readlink("/proc/self/exe", buf.data(), buf.size() - 1);
-  return n > 0 ? parent_of(std::string(buf.data(), static_cast<std::size_t>(n))) : ".";
-}
-
-// --model, else $STRATA_MODELS, else models/ next to the build tree or the installed share/.
-std::string model_dir(const std::string& given) {
-  if (!given.empty()) return given;
-  if (const char* env = std::getenv("STRATA_MODELS")) return env;
-  const std::string exe = executable_dir();
-  for (const auto& dir : {exe + "/../models", exe + "/../share/strata/models"})
-    if (is_directory(dir)) return dir;
-  return exe + "/../models";
-}
-
-template <class Module>
-Module load_model(const std::string& dir, train::HipeStage stage, const torch::Device& device) {
-  const std::string path = dir + "/" + train::hipe_model_name(stage) + ".safetensors";
-  check(path_exists(path), path,
-        "no HIPe weights here (give --model DIR, or train them with strata train " +
-            train::hipe_model_name(stage) + ")");
-  Module m;
-  nn::load_module_weights(*m, nn::load_safetensors(path), path);
-  m->to(device);
-  m->eval();
-  return m;
-}
 
 // One PNG of the input and every level (row 1), guidance (row 2), details (row 3).
 torch::Tensor contact_sheet(const torch::Tensor& input, const models::Peeling& p) {
@@ -80,9 +48,8 @@ void run_peel(Context& ctx, const PeelCommand& c) {
     options.guidance.push_back(image::read_image(g, ctx.read_options(image::ChannelMode::Gray)));
   const std::string dir = model_dir(c.model_dir);
   models::HipeGuider guider{nullptr};
-  if (options.guidance.empty())
-    guider = load_model<models::HipeGuider>(dir, train::HipeStage::Guider, device);
-  auto peeler = load_model<models::HipePeeler>(dir, train::HipeStage::Peeler, device);
+  if (options.guidance.empty()) guider = load_hipe_guider(dir, device);
+  auto peeler = load_hipe_peeler(dir, device);
   const auto result = models::hipe_peel(guider, peeler, image.to(device), options);
 
   make_directories(c.out_dir);

@@ -5,8 +5,10 @@
 
 #include "strata/core/error.hpp"
 #include "strata/eval/filter_denoise.hpp"
+#include "strata/eval/gcc.hpp"
 #include "strata/eval/metrics.hpp"
 #include "strata/image/tensor.hpp"
+#include "strata/nn/weights.hpp"
 #include "testing.hpp"
 
 namespace strata::eval {
@@ -56,6 +58,52 @@ TEST(FilterDenoise, RejectsMixedSizes) {
   image::write_image(dir.file("a.png"), torch::rand({3, 10, 12}));
   image::write_image(dir.file("b.png"), torch::rand({3, 10, 14}));
   EXPECT_THROW(run_filter_denoise({dir.file("a.png"), dir.file("b.png")}, {}, torch::kCPU), Error);
+}
+
+TEST(Gcc, HandComputed) {
+  // detail ∇ = (0, 1, 1), filtered ∇ = (0, 2, 0): mean of products = 2/3.
+  const auto detail = torch::tensor({0.0f, 1.0f, 2.0f}).view({1, 1, 3});
+  const auto filtered = torch::tensor({0.0f, 2.0f, 2.0f}).view({1, 1, 3});
+  EXPECT_NEAR(gradient_correlation(detail, filtered), 2.0 / 3.0, 1e-6);
+  const auto input = torch::tensor({0.0f, 4.0f, 0.0f}).view({1, 1, 3});  // Σ∇ = 8
+  EXPECT_NEAR(smoothing_degree(input, filtered), 1.0 - 2.0 / 8.0, 1e-6);
+  EXPECT_NEAR(smoothing_degree(input, input), 0.0, 1e-12);
+  EXPECT_THROW(smoothing_degree(torch::ones({1, 2, 2}), input), Error);
+}
+
+// Each classical filter is tuned to HIPe's smoothing degree; GCC is reported for all.
+TEST(Gcc, TunesFiltersToTheSameSmoothing) {
+  testing::TempDir dir;
+  torch::manual_seed(3);
+  for (int i = 0; i < 2; ++i) {
+    auto img = torch::rand({3, 1, 1}).expand({3, 40, 48}).clone();
+    img.narrow(2, 24, 24).add_(0.3);
+    img.add_(0.05 * torch::randn({3, 40, 48}));  // texture on a step edge
+    image::write_image(dir.file("i" + std::to_string(i) + ".png"), img.clamp(0, 1));
+  }
+  // The shipped weights (random ones do not smooth).
+  const std::string models_dir = std::string(STRATA_SOURCE_DIR) + "/models/";
+  models::HipeGuider guider;
+  models::HipePeeler peeler;
+  nn::load_module_weights(*guider, nn::load_safetensors(models_dir + "hipe-guider.safetensors"),
+                          "guider");
+  nn::load_module_weights(*peeler, nn::load_safetensors(models_dir + "hipe-peeler.safetensors"),
+                          "peeler");
+  guider->eval();
+  peeler->eval();
+  GccConfig config;
+  config.level = 1;
+  config.tune_steps = 14;
+  config.methods = {{"l0", "lambda", 1e-4, 1.0}, {"guided", "eps", 1e-5, 10.0}};
+  const auto report =
+      run_gcc({dir.file("i0.png"), dir.file("i1.png")}, guider, peeler, config, torch::kCPU);
+  ASSERT_EQ(report.rows.size(), 3u);
+  EXPECT_EQ(report.rows[0].method, "HIPe (level 1)");
+  for (const auto& r : report.rows) {
+    EXPECT_TRUE(std::isfinite(r.gcc) && r.gcc >= 0.0) << r.method;
+    // Tuned on the same images: smoothing within a few percent of HIPe's (L0 is stepwise).
+    EXPECT_NEAR(r.smoothing, report.target_smoothing, 0.05) << r.method << " " << r.parameter;
+  }
 }
 
 }  // namespace

@@ -1,0 +1,56 @@
+#include "cli/model_files.hpp"
+
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <vector>
+
+#include "strata/core/error.hpp"
+#include "strata/core/file.hpp"
+#include "strata/nn/weights.hpp"
+#include "strata/train/hipe_trainer.hpp"
+
+namespace strata::cli {
+
+namespace {
+
+std::string executable_dir() {
+  std::vector<char> buf(4096);
+  const auto n = readlink("/proc/self/exe", buf.data(), buf.size() - 1);
+  return n > 0 ? parent_of(std::string(buf.data(), static_cast<std::size_t>(n))) : ".";
+}
+
+template <class Module>
+Module load(const std::string& dir, train::HipeStage stage, const torch::Device& device) {
+  const std::string name = train::hipe_model_name(stage);
+  const std::string path = dir + "/" + name + ".safetensors";
+  check(path_exists(path), path,
+        "no HIPe weights here (give --model DIR, or train them with strata train " + name + ")");
+  Module m;
+  nn::load_module_weights(*m, nn::load_safetensors(path), path);
+  m->to(device);
+  m->eval();
+  return m;
+}
+
+}  // namespace
+
+std::string model_dir(const std::string& given) {
+  if (!given.empty()) return given;
+  if (const char* env = std::getenv("STRATA_MODELS")) return env;
+  const std::string exe = executable_dir();
+  for (const auto& dir : {exe + "/../models", exe + "/../share/strata/models"})
+    if (is_directory(dir)) return dir;
+  return exe + "/../models";
+}
+
+models::HipeGuider load_hipe_guider(const std::string& dir, const torch::Device& device) {
+  return load<models::HipeGuider>(dir, train::HipeStage::Guider, device);
+}
+
+models::HipePeeler load_hipe_peeler(const std::string& dir, const torch::Device& device) {
+  return load<models::HipePeeler>(dir, train::HipeStage::Peeler, device);
+}
+
+}  // namespace strata::cli

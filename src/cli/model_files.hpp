@@ -1,0 +1,21 @@
+// Where the CLI finds shipped weights, and loading them.
+#pragma once
+
+#include <torch/types.h>
+
+#include <string>
+
+#include "strata/models/hipe.hpp"
+
+namespace strata::cli {
+
+/// `given` (--model), else $STRATA_MODELS, else models/ next to the build tree (build/../models)
+/// or the installed share/strata/models.
+std::string model_dir(const std::string& given);
+
+/// DIR/hipe-guider.safetensors or DIR/hipe-peeler.safetensors on `device`, in eval mode; a missing
+/// file is a strata::Error that says how to get one.
+models::HipeGuider load_hipe_guider(const std::string& dir, const torch::Device& device);
+models::HipePeeler load_hipe_peeler(const std::string& dir, const torch::Device& device);
+
+}  // namespace strata::cli
