@@ -93,6 +93,12 @@ void add_common_options(CLI::App* sub, TrainCommand& c) {
   sub->add_option("--max-minutes", c.max_minutes,
                   "stop after this many minutes with a checkpoint (0: run to the end)");
   sub->add_flag("--resume", o.resume, "continue from OUT/checkpoint.safetensors when present");
+  sub->add_option("--teacher", o.teacher,
+                  "supervised mode (Ours-S): targets from mugif, rtv or l0 (l0 is fastest)");
+  sub->add_option("--teacher-alpha", o.teacher_alpha,
+                  "teacher parameter of level 1 (mugif alpha-t, rtv/l0 lambda; 0: its default)");
+  sub->add_option("--teacher-eta", o.teacher_eta, "growth of the teacher parameter per level")
+      ->capture_default_str();
 }
 
 }  // namespace
@@ -106,8 +112,7 @@ void register_train(CLI::App& app) {
                   [guider](Context& ctx) { run_train(ctx, *guider, train::HipeStage::Guider); });
   add_common_options(g, *guider);
   g->add_option("--gt", guider->options.gt_dirs,
-                "boundary folder with <id>_<k>.png per image folder (repeatable)")
-      ->required();
+                "boundary folder with <id>_<k>.png per image folder (repeatable; unsupervised)");
   auto peeler = std::make_shared<TrainCommand>();
   CLI::App* p =
       add_command(*train, "hipe-peeler", "Train the HIPe peeler with a frozen guider",

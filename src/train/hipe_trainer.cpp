@@ -15,6 +15,8 @@
 
 #include "strata/core/error.hpp"
 #include "strata/core/file.hpp"
+#include "strata/filter/gradient.hpp"
+#include "strata/filter/registry.hpp"
 #include "strata/models/hipe.hpp"
 #include "strata/nn/weights.hpp"
 #include "strata/train/edge_data.hpp"
@@ -35,6 +37,14 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+// The parameter of a teacher filter that α_t sets.
+std::string teacher_parameter(const std::string& teacher) {
+  if (teacher == "mugif") return "alpha-t";
+  check(teacher == "rtv" || teacher == "l0", "",
+        "train: teacher must be mugif, rtv or l0, got '" + teacher + "'");
+  return "lambda";
+}
+
 void check_options(const HipeTrainOptions& o) {
   check(!o.image_dirs.empty(), "", "train: give at least one image folder (--data)");
   check(!o.out_dir.empty(), "", "train: give an output folder (--out)");
@@ -42,9 +52,13 @@ void check_options(const HipeTrainOptions& o) {
         "train: iterations, batch and levels must be >= 1");
   check(o.lr > 0.0 && o.checkpoint_seconds > 0.0 && o.max_seconds >= 0.0, "",
         "train: lr and checkpoint interval must be > 0, the time limit >= 0");
-  if (o.stage == HipeStage::Guider)
-    check(!o.gt_dirs.empty(), "", "train hipe-guider: give boundary folders (--gt)");
-  else
+  if (o.stage == HipeStage::Guider && o.teacher.empty())
+    check(!o.gt_dirs.empty(), "",
+          "train hipe-guider: give boundary folders (--gt), or a --teacher filter");
+  check(o.teacher_alpha >= 0.0 && o.teacher_eta > 0.0, "",
+        "train: teacher alpha must be >= 0 and eta > 0");
+  if (!o.teacher.empty()) teacher_parameter(o.teacher);  // validates the name
+  if (o.stage == HipeStage::Peeler)
     check(!o.guider_weights.empty(), "", "train hipe-peeler: give the trained guider (--guider)");
 }
 
@@ -56,7 +70,10 @@ std::map<std::string, std::string> run_settings(const HipeTrainOptions& o) {
           {"batch", std::to_string(o.batch)},
           {"crop", std::to_string(o.crop)},
           {"levels", std::to_string(o.levels)},
-          {"lr", std::to_string(o.lr)}};
+          {"lr", std::to_string(o.lr)},
+          {"teacher", o.teacher.empty() ? "none (unsupervised)" : o.teacher},
+          {"teacher_alpha", std::to_string(o.teacher_alpha)},
+          {"teacher_eta", std::to_string(o.teacher_eta)}};
 }
 
 void save_checkpoint(const std::string& path, const torch::nn::Module& model, const RmsProp& opt,
@@ -115,19 +132,26 @@ struct StepLoss {
   std::vector<torch::Tensor> parts;  // logged after the total
 };
 
-StepLoss guider_step(models::HipeGuider& guider, const Batch& b, int levels) {
-  const auto maps = guider->forward(b.images, levels);
-  const auto targets = guider_targets(b.images, b.edges, levels);
+// Guider targets: the gradients of the teacher's levels (supervised), or the recursion on the
+// input's gradient and the human boundaries (unsupervised).
+StepLoss guider_step(models::HipeGuider& guider, const Batch& b, const HipeTrainOptions& o) {
+  const auto maps = guider->forward(b.images, o.levels);
+  std::vector<torch::Tensor> targets;
+  if (o.teacher.empty())
+    targets = guider_targets(b.images, b.edges, o.levels);
+  else
+    for (const auto& level : teacher_targets(b.images, o))
+      targets.push_back(filter::gradient_l1(level));
   return {guider_loss(maps, targets), {}};
 }
 
 // Full backpropagation through the recurrence I^t = I^{t-1} − P(I^{t-1}, G^t).
 StepLoss peeler_step(models::HipeGuider& guider, models::HipePeeler& peeler, const Batch& b,
-                     int levels) {
+                     const HipeTrainOptions& o) {
   std::vector<torch::Tensor> maps;
   {
     torch::NoGradGuard frozen;
-    maps = guider->forward(b.images, levels);
+    maps = guider->forward(b.images, o.levels);
   }
   std::vector<torch::Tensor> outputs;
   auto current = b.images;
@@ -135,8 +159,9 @@ StepLoss peeler_step(models::HipeGuider& guider, models::HipePeeler& peeler, con
     current = current - peeler->forward(current, g);
     outputs.push_back(current);
   }
-  // Unsupervised targets: I^t_F := I (paper §2.3).
-  const std::vector<torch::Tensor> targets(outputs.size(), b.images);
+  // Supervised: the teacher's levels; unsupervised: I^t_F := I (paper §2.3).
+  const auto targets = o.teacher.empty() ? std::vector<torch::Tensor>(outputs.size(), b.images)
+                                         : teacher_targets(b.images, o);
   const auto l = peeler_loss(outputs, targets, maps);
   return {l.total, {l.reconstruction, l.preservation, l.consistency}};
 }
@@ -153,11 +178,31 @@ std::string hipe_model_name(HipeStage stage) {
   return stage == HipeStage::Guider ? "hipe-guider" : "hipe-peeler";
 }
 
+std::vector<torch::Tensor> teacher_targets(const torch::Tensor& images,
+                                           const HipeTrainOptions& options) {
+  const std::string parameter = teacher_parameter(options.teacher);
+  const filter::FilterSpec& spec = filter::find_filter(options.teacher);
+  double alpha = options.teacher_alpha;
+  if (alpha <= 0.0)
+    for (const auto& p : spec.params)
+      if (p.name == parameter) alpha = p.default_value;
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> levels;
+  auto current = images;
+  for (int t = 0; t < options.levels; ++t, alpha *= options.teacher_eta) {
+    current =
+        filter::run_filter(spec, current, {}, {{parameter, alpha}});  // I^t_F = F(I^{t-1}_F, α_t)
+    levels.push_back(current);
+  }
+  return levels;
+}
+
 TrainSummary train_hipe(const HipeTrainOptions& o) {
   check_options(o);
   make_directories(o.out_dir);
   const bool guider_stage = o.stage == HipeStage::Guider;
-  const EdgeDataset data(o.image_dirs, guider_stage ? o.gt_dirs : std::vector<std::string>{},
+  const bool needs_edges = guider_stage && o.teacher.empty();
+  const EdgeDataset data(o.image_dirs, needs_edges ? o.gt_dirs : std::vector<std::string>{},
                          o.crop);
   at::globalContext().setDeterministicCuDNN(true);
   at::globalContext().setBenchmarkCuDNN(false);
@@ -217,8 +262,8 @@ TrainSummary train_hipe(const HipeTrainOptions& o) {
     const double lr =
         o.lr * (1.0 - static_cast<double>(iteration) / static_cast<double>(o.iterations));
     const Batch batch = data.sample(o.seed, iteration, o.batch, o.device);
-    const StepLoss loss = guider_stage ? guider_step(guider, batch, o.levels)
-                                       : peeler_step(guider, peeler, batch, o.levels);
+    const StepLoss loss =
+        guider_stage ? guider_step(guider, batch, o) : peeler_step(guider, peeler, batch, o);
     optimizer.zero_grad();
     loss.total.backward();
     optimizer.step(lr);
@@ -253,7 +298,7 @@ TrainSummary train_hipe(const HipeTrainOptions& o) {
     auto metadata = o.metadata;
     for (const auto& [k, v] : settings) metadata[k] = v;
     metadata["data"] = join_metadata_dirs(o.image_dirs);
-    if (guider_stage) metadata["boundaries"] = join_metadata_dirs(o.gt_dirs);
+    if (needs_edges) metadata["boundaries"] = join_metadata_dirs(o.gt_dirs);
     metadata["final_loss"] = std::to_string(summary.last_loss);
     nn::save_module_weights(summary.weights_path, model, metadata);
   }

@@ -191,6 +191,48 @@ TEST(HipeTrainer, GuiderLossDecreases) {
   EXPECT_LT(losses.back(), losses.front());
 }
 
+TEST(HipeTrainer, TeacherTargetsSmoothMoreEachLevel) {
+  TinyData d;
+  const EdgeDataset data({d.images}, {}, 32);
+  const auto batch = data.sample(1, 0, 2, torch::kCPU);
+  HipeTrainOptions o;
+  o.teacher = "l0";
+  o.teacher_alpha = 0.01;
+  o.levels = 3;
+  const auto levels = teacher_targets(batch.images, o);
+  ASSERT_EQ(levels.size(), 3u);
+  double previous = filter::gradient_l1(batch.images).sum().item<double>();
+  for (const auto& level : levels) {
+    const double energy = filter::gradient_l1(level).sum().item<double>();
+    EXPECT_LT(energy, previous);
+    previous = energy;
+  }
+  o.teacher = "bilateral";
+  EXPECT_THROW(teacher_targets(batch.images, o), Error);
+}
+
+// Supervised mode ("Ours-S") needs no boundary maps.
+TEST(HipeTrainer, SupervisedStagesTrainWithoutBoundaries) {
+  TinyData d;
+  auto o = tiny_options(d, d.dir.file("guider"));
+  o.gt_dirs.clear();
+  o.teacher = "l0";
+  const auto g = train_hipe(o);
+  ASSERT_TRUE(g.finished);
+  EXPECT_TRUE(std::isfinite(g.last_loss));
+  const auto w = nn::load_safetensors(g.weights_path);
+  EXPECT_EQ(w.metadata.at("teacher"), "l0");
+  o.stage = HipeStage::Peeler;
+  o.guider_weights = g.weights_path;
+  o.out_dir = d.dir.file("peeler");
+  const auto p = train_hipe(o);
+  EXPECT_TRUE(p.finished);
+  EXPECT_TRUE(std::isfinite(p.last_loss));
+  o.stage = HipeStage::Guider;
+  o.teacher.clear();
+  EXPECT_THROW(train_hipe(o), Error);  // unsupervised guider without boundaries
+}
+
 // run_strata with the arguments of a space-separated string (test paths have no spaces).
 testing::RunResult strata(const std::string& line) {
   std::vector<std::string> args;

@@ -29,6 +29,12 @@ struct HipeTrainOptions {
   std::vector<std::string> gt_dirs;  ///< boundary maps, one folder per image folder (guider)
   std::string out_dir;
   std::string guider_weights;  ///< the trained guider (peeler stage)
+  /// Supervised mode ("Ours-S"): a strata filter producing the targets I^t_F = F(I^{t-1}_F, α_t)
+  /// with α_{t+1} = η·α_t, computed on each batch (mugif as the paper, rtv or l0; l0 is by far
+  /// the fastest). Empty: unsupervised (guider targets from human boundaries, I^t_F = I).
+  std::string teacher;
+  double teacher_alpha = 0.0;  ///< α_1; 0: the teacher's default (mugif α_t, rtv/l0 λ)
+  double teacher_eta = 2.0;    ///< η
   std::int64_t iterations = 20000;
   int batch = 4;
   int crop = 256;
@@ -59,5 +65,10 @@ TrainSummary train_hipe(const HipeTrainOptions& options);
 
 /// "hipe-guider" or "hipe-peeler": the weights file's stem and its "model" metadata value.
 std::string hipe_model_name(HipeStage stage);
+
+/// The supervised targets I^1_F .. I^levels_F of a batch (N×3×H×W): I^t_F = F(I^{t-1}_F, α_t),
+/// I^0_F = I, α_{t+1} = η·α_t, F the teacher filter of `options` (no gradient).
+std::vector<torch::Tensor> teacher_targets(const torch::Tensor& images,
+                                           const HipeTrainOptions& options);
 
 }  // namespace strata::train
