@@ -55,8 +55,8 @@ BinaryMap threshold_map(const SoftMap& pb, const std::vector<int>& order, double
 }  // namespace
 
 std::vector<BoundaryCounts> evaluate_image(const SoftMap& pb, const std::vector<BinaryMap>& gts,
-                                           const std::vector<double>& thresholds,
-                                           double max_dist, bool thin_pb) {
+                                           const std::vector<double>& thresholds, double max_dist,
+                                           bool thin_pb) {
   for (const auto& gt : gts)
     check(gt.width == pb.width && gt.height == pb.height, "",
           "boundary map and annotation differ in size");
@@ -69,8 +69,8 @@ std::vector<BoundaryCounts> evaluate_image(const SoftMap& pb, const std::vector<
     const BinaryMap bmap = threshold_map(pb, order, t, thin_pb);
     BoundaryCounts c;
     c.threshold = t;
-    c.sum_r = gt_pixels;     // sumR: all annotators' boundary pixels
-    c.sum_p = bmap.count();  // sumP: machine pixels
+    c.sum_r = gt_pixels;                                 // sumR: all annotators' boundary pixels
+    c.sum_p = bmap.count();                              // sumP: machine pixels
     std::vector<std::uint8_t> acc(bmap.data.size(), 0);  // accP: matched to any annotator
     for (const auto& gt : gts) {
       const Correspondence m = correspond_pixels(bmap, gt, dist_px);
@@ -191,8 +191,8 @@ BoundaryReport summarize_boundaries(const std::vector<std::string>& ids,
 SoftMap read_soft_map(const std::string& path) {
   const image::RawImage img = image::read_raw(path);
   check(img.channels == 1 || img.channels == 2, path, "boundary map must be greyscale");
-  SoftMap m{img.width, img.height, std::vector<double>(static_cast<std::size_t>(img.width) *
-                                                        img.height)};
+  SoftMap m{img.width, img.height,
+            std::vector<double>(static_cast<std::size_t>(img.width) * img.height)};
   for (std::size_t i = 0; i < m.data.size(); ++i) {
     const std::size_t s = i * img.channels;
     switch (img.type) {

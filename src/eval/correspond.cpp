@@ -257,19 +257,18 @@ class Matcher {
 }  // namespace
 
 double max_distance_px(int width, int height, double max_dist) {
-  return max_dist * std::sqrt(static_cast<double>(width) * width + static_cast<double>(height) * height);
+  return max_dist *
+         std::sqrt(static_cast<double>(width) * width + static_cast<double>(height) * height);
 }
 
-Correspondence correspond_pixels(const BinaryMap& map1, const BinaryMap& map2,
-                                 double max_dist_px) {
-  check(map1.width == map2.width && map1.height == map2.height, "",
-        "boundary maps differ in size");
+Correspondence correspond_pixels(const BinaryMap& map1, const BinaryMap& map2, double max_dist_px) {
+  check(map1.width == map2.width && map1.height == map2.height, "", "boundary maps differ in size");
   std::vector<int> pix1, pix2;
   vertex_ids(map1, pix1);
   const std::vector<int> id2 = vertex_ids(map2, pix2);
   // Graph of the pixel pairs within max_dist (Berkeley's matchEdgeMaps).
-  const Graph g = build_graph(map1, pix1, map2, id2, static_cast<int>(pix2.size()),
-                              window(max_dist_px));
+  const Graph g =
+      build_graph(map1, pix1, map2, id2, static_cast<int>(pix2.size()), window(max_dist_px));
   Matcher matcher(g);
   for (const auto& comp : components(g)) matcher.solve(comp);
   Correspondence out;

@@ -233,4 +233,17 @@ Peeling hipe_peel(HipeGuider& guider, HipePeeler& peeler, const torch::Tensor& i
   return out;
 }
 
+torch::Tensor hipe_edges(HipeGuider& guider, const torch::Tensor& image, int recurrences) {
+  check(recurrences >= 1, "", "hipe_edges: recurrences must be >= 1");
+  check(image.defined() && (image.dim() == 3 || image.dim() == 4), "",
+        "hipe_edges: image must be 3×H×W or N×3×H×W");
+  torch::NoGradGuard no_grad;
+  const bool squeezed = image.dim() == 3;
+  const auto x = (squeezed ? image.unsqueeze(0) : image).to(torch::kFloat32);
+  check_image(x, "hipe_edges");
+  const auto maps = guider->forward(pad_for_peeling(x), recurrences);
+  const auto mean = crop(torch::stack(maps).mean(0), x.size(2), x.size(3));
+  return squeezed ? mean.squeeze(0) : mean;
+}
+
 }  // namespace strata::models

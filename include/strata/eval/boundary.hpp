@@ -37,8 +37,7 @@ struct Correspondence {
 /// correspondPixels: a one-to-one matching of the pixels of `map1` and `map2` at distance
 /// <= `max_dist_px`, of maximum cardinality and, among those, of minimum total distance (each
 /// pair costs round(100 × distance), as Berkeley's matcher).
-Correspondence correspond_pixels(const BinaryMap& map1, const BinaryMap& map2,
-                                 double max_dist_px);
+Correspondence correspond_pixels(const BinaryMap& map1, const BinaryMap& map2, double max_dist_px);
 
 /// Benchmark tolerance in pixels: `max_dist` × the image diagonal.
 double max_distance_px(int width, int height, double max_dist);
@@ -64,8 +63,8 @@ struct SoftMap {
 
 /// Counts at every threshold of one image against its annotations (all the same size).
 std::vector<BoundaryCounts> evaluate_image(const SoftMap& pb, const std::vector<BinaryMap>& gts,
-                                           const std::vector<double>& thresholds,
-                                           double max_dist, bool thin_pb = true);
+                                           const std::vector<double>& thresholds, double max_dist,
+                                           bool thin_pb = true);
 
 struct PrPoint {
   double threshold = 0.0, recall = 0.0, precision = 0.0, f = 0.0;
@@ -94,7 +93,7 @@ PrPoint best_interpolated(const std::vector<double>& thresholds, const std::vect
                           const std::vector<double>& p);
 
 struct BoundaryOptions {
-  int thresholds = 99;     ///< k/(n+1), k = 1..n
+  int thresholds = 99;       ///< k/(n+1), k = 1..n
   double max_dist = 0.0075;  ///< fraction of the image diagonal
   bool thin = true;          ///< thin the thresholded map (the benchmark does)
   int threads = 0;           ///< 0: std::thread::hardware_concurrency()

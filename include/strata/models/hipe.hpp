@@ -71,4 +71,8 @@ struct Peeling {
 Peeling hipe_peel(HipeGuider& guider, HipePeeler& peeler, const torch::Tensor& image,
                   const PeelOptions& options = {});
 
+/// The guider's edge-confidence map (paper §3.2): the mean of G^1..G^recurrences of an N×3×H×W
+/// (or 3×H×W) image of any size, N×1×H×W (or 1×H×W) in (0, 1); inference, no autograd.
+torch::Tensor hipe_edges(HipeGuider& guider, const torch::Tensor& image, int recurrences);
+
 }  // namespace strata::models

@@ -1,0 +1,55 @@
+// strata edges IN -o OUT.png: the HIPe guider's edge-confidence map (paper §3.2).
+#include <torch/torch.h>
+
+#include <memory>
+
+#include "cli/app.hpp"
+#include "cli/model_files.hpp"
+#include "strata/core/error.hpp"
+#include "strata/core/file.hpp"
+#include "strata/filter/edges.hpp"
+#include "strata/models/hipe.hpp"
+
+namespace strata::cli {
+
+namespace {
+
+struct EdgesCommand {
+  std::string input, output, model_dir;
+  int recurrences = 24;
+  bool nms = false;
+};
+
+void run_edges(Context& ctx, const EdgesCommand& c) {
+  check(c.recurrences >= 1 && c.recurrences <= 256, "", "--recurrences must be in 1..256");
+  check_output_path(c.output, {c.input}, ctx.options().force);
+  const auto image = image::read_image(c.input, ctx.read_options(image::ChannelMode::Rgb));
+  auto guider = load_hipe_guider(model_dir(c.model_dir), ctx.device());
+  auto edges = models::hipe_edges(guider, image.to(ctx.device()), c.recurrences)[0];
+  if (c.nms) edges = filter::edge_nms(edges, filter::edge_orientation(edges));
+  image::write_image(c.output, edges.unsqueeze(0).cpu());
+  ctx.log("wrote " + c.output);
+  ctx.result({{"command", "edges"},
+              {"input", c.input},
+              {"output", c.output},
+              {"recurrences", c.recurrences},
+              {"nms", c.nms},
+              {"device", ctx.device().str()}},
+             "");
+}
+
+}  // namespace
+
+void register_edges(CLI::App& app) {
+  auto c = std::make_shared<EdgesCommand>();
+  CLI::App* sub = add_command(app, "edges", "Edge-confidence map from the HIPe guider",
+                              [c](Context& ctx) { run_edges(ctx, *c); });
+  sub->add_option("input", c->input, "input image")->required();
+  sub->add_option("-o,--out", c->output, "output image (.png, .pfm for float)")->required();
+  sub->add_option("--recurrences", c->recurrences, "guider recurrences averaged")
+      ->capture_default_str();
+  sub->add_flag("--nms", c->nms, "thin by non-maximum suppression (structured-edges style)");
+  sub->add_option("--model", c->model_dir, "folder with hipe-guider.safetensors");
+}
+
+}  // namespace strata::cli

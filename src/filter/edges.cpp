@@ -1,0 +1,134 @@
+#include "strata/filter/edges.hpp"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "strata/core/error.hpp"
+
+namespace strata::filter {
+
+namespace {
+
+// 1-D convolution along `dim` with a symmetric kernel, edges padded by symmetric reflection
+// (x[-1] = x[0], x[-2] = x[1], …).
+torch::Tensor convolve_symmetric_edges(const torch::Tensor& x, std::int64_t dim,
+                                       const std::vector<double>& taps) {
+  const auto r = static_cast<std::int64_t>(taps.size() / 2);
+  const std::int64_t n = x.size(dim);
+  std::vector<torch::Tensor> parts;
+  for (std::int64_t k = r; k >= 1; --k) parts.push_back(x.narrow(dim, std::min(k - 1, n - 1), 1));
+  parts.push_back(x);
+  for (std::int64_t k = 1; k <= r; ++k)
+    parts.push_back(x.narrow(dim, std::max(n - k, std::int64_t{0}), 1));
+  const auto padded = torch::cat(parts, dim);
+  auto out = torch::zeros_like(x);
+  for (std::size_t i = 0; i < taps.size(); ++i)
+    out.add_(padded.narrow(dim, static_cast<std::int64_t>(i), n), taps[i]);
+  return out;
+}
+
+std::vector<double> triangle_taps(double r) {
+  std::vector<double> taps;
+  if (r < 1.0) {
+    const double p = 12.0 / r / (r + 2.0) - 2.0;
+    taps = {1.0 / (2.0 + p), p / (2.0 + p), 1.0 / (2.0 + p)};
+    return taps;
+  }
+  const auto ri = static_cast<int>(std::round(r));
+  const double norm = static_cast<double>((ri + 1) * (ri + 1));
+  for (int k = -ri; k <= ri; ++k) taps.push_back(static_cast<double>(ri + 1 - std::abs(k)) / norm);
+  return taps;
+}
+
+// MATLAB gradient along `dim`: central differences inside, one-sided at the ends.
+torch::Tensor gradient_along(const torch::Tensor& x, std::int64_t dim) {
+  const std::int64_t n = x.size(dim);
+  if (n < 2) return torch::zeros_like(x);
+  auto g = torch::empty_like(x);
+  if (n > 2)
+    g.narrow(dim, 1, n - 2).copy_((x.narrow(dim, 2, n - 2) - x.narrow(dim, 0, n - 2)) * 0.5);
+  g.narrow(dim, 0, 1).copy_(x.narrow(dim, 1, 1) - x.narrow(dim, 0, 1));
+  g.narrow(dim, n - 1, 1).copy_(x.narrow(dim, n - 1, 1) - x.narrow(dim, n - 2, 1));
+  return g;
+}
+
+float bilinear(const float* e, std::int64_t h, std::int64_t w, float x, float y) {
+  x = std::clamp(x, 0.f, static_cast<float>(w) - 1.001f);
+  y = std::clamp(y, 0.f, static_cast<float>(h) - 1.001f);
+  const auto x0 = static_cast<std::int64_t>(x), y0 = static_cast<std::int64_t>(y);
+  const float dx = x - static_cast<float>(x0), dy = y - static_cast<float>(y0);
+  const float* r0 = e + y0 * w + x0;
+  const float* r1 = r0 + w;
+  return (1 - dy) * ((1 - dx) * r0[0] + dx * r0[1]) + dy * ((1 - dx) * r1[0] + dx * r1[1]);
+}
+
+void check_map(const torch::Tensor& t, const char* what) {
+  check(t.defined() && t.dim() == 2 && torch::isFloatingType(t.scalar_type()), "",
+        std::string(what) + " must be a floating H×W tensor");
+}
+
+}  // namespace
+
+torch::Tensor triangle_blur(const torch::Tensor& x, double r) {
+  check(x.defined() && x.dim() >= 2, "", "triangle_blur: expected a ...×H×W tensor");
+  check(std::isfinite(r) && r >= 0.0, "", "triangle_blur: r must be >= 0");
+  if (r == 0.0) return x.clone();
+  const auto taps = triangle_taps(r);
+  return convolve_symmetric_edges(convolve_symmetric_edges(x, x.dim() - 2, taps), x.dim() - 1,
+                                  taps);
+}
+
+torch::Tensor edge_orientation(const torch::Tensor& edges) {
+  check_map(edges, "edge_orientation: edges");
+  const auto e = triangle_blur(edges.to(torch::kFloat32), 4.0);
+  const auto ox = gradient_along(e, 1), oy = gradient_along(e, 0);
+  const auto oxx = gradient_along(ox, 1);
+  const auto oxy = gradient_along(oy, 1), oyy = gradient_along(oy, 0);
+  const auto o = torch::atan(oyy * torch::sign(-oxy) / (oxx + 1e-5));
+  return torch::remainder(o, M_PI);
+}
+
+torch::Tensor edge_nms(const torch::Tensor& edges, const torch::Tensor& orientation, int r,
+                       int border, double m) {
+  check_map(edges, "edge_nms: edges");
+  check_map(orientation, "edge_nms: orientation");
+  check(edges.sizes() == orientation.sizes(), "", "edge_nms: edges and orientation differ in size");
+  check(r >= 1 && border >= 0 && m > 0.0, "", "edge_nms: need r >= 1, border >= 0, m > 0");
+  const auto e = edges.to(torch::kCPU, torch::kFloat32).contiguous();
+  const auto o = orientation.to(torch::kCPU, torch::kFloat32).contiguous();
+  const std::int64_t h = e.size(0), w = e.size(1);
+  auto out = e.clone();
+  const float* ep = e.data_ptr<float>();
+  const float* op = o.data_ptr<float>();
+  float* qp = out.data_ptr<float>();
+  for (std::int64_t y = 0; y < h; ++y)
+    for (std::int64_t x = 0; x < w; ++x) {
+      const float v = ep[y * w + x];
+      if (v == 0.f) continue;
+      const float c = std::cos(op[y * w + x]), s = std::sin(op[y * w + x]);
+      for (int d = -r; d <= r; ++d) {
+        if (d == 0) continue;
+        const float n = bilinear(ep, h, w, static_cast<float>(x) + static_cast<float>(d) * c,
+                                 static_cast<float>(y) + static_cast<float>(d) * s);
+        if (static_cast<float>(m) * v < n) {
+          qp[y * w + x] = 0.f;
+          break;
+        }
+      }
+    }
+  // Suppress the noisy estimates near the border: scale by (distance to the border) / border,
+  // horizontally and vertically.
+  const std::int64_t b = std::min<std::int64_t>(border, std::min(h, w) / 2);
+  const auto ramp = [b](std::int64_t i, std::int64_t n) {
+    const std::int64_t d = std::min(i, n - 1 - i);
+    return d < b ? static_cast<float>(d) / static_cast<float>(b) : 1.f;
+  };
+  for (std::int64_t y = 0; y < h; ++y)
+    for (std::int64_t x = 0; x < w; ++x) qp[y * w + x] *= ramp(x, w) * ramp(y, h);
+  return out.to(edges.device());
+}
+
+}  // namespace strata::filter
