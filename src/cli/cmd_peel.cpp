@@ -20,6 +20,7 @@ struct PeelCommand {
   int levels = 4;
   std::vector<std::string> guides;
   bool sheet = false;
+  std::string precision = "fp32";
 };
 
 // One PNG of the input and every level (row 1), guidance (row 2), details (row 3).
@@ -50,6 +51,13 @@ void run_peel(Context& ctx, const PeelCommand& c) {
   models::HipeGuider guider{nullptr};
   if (options.guidance.empty()) guider = load_hipe_guider(dir, device);
   auto peeler = load_hipe_peeler(dir, device);
+  if (c.precision != "fp32") {
+    check(device.is_cuda(), "", "--precision " + c.precision + " needs a CUDA device");
+    options.dtype = c.precision == "fp16" ? torch::kFloat16 : torch::kBFloat16;
+    options.channels_last = false;  // measured faster in NCHW (docs/benchmarks.md)
+    if (!guider.is_empty()) guider->to(options.dtype);
+    peeler->to(options.dtype);
+  }
   const auto result = models::hipe_peel(guider, peeler, image.to(device), options);
 
   make_directories(c.out_dir);
@@ -93,6 +101,10 @@ void register_peel(CLI::App& app) {
                   "guidance map (any size; one for all levels or one per level)");
   sub->add_option("--model", c->model_dir, "folder with hipe-guider/hipe-peeler.safetensors");
   sub->add_flag("--sheet", c->sheet, "also write sheet.png: levels, guidance and details");
+  sub->add_option("--precision", c->precision,
+                  "network precision on CUDA (the recurrence stays float32)")
+      ->check(CLI::IsMember({"fp32", "fp16", "bf16"}))
+      ->capture_default_str();
 }
 
 }  // namespace strata::cli

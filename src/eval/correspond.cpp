@@ -46,7 +46,7 @@ std::vector<Offset> window(double max_dist) {
 }
 
 // Pixel index -> vertex id (-1 for background).
-std::vector<int> vertex_ids(const BinaryMap& m, std::vector<int>& pixels) {
+__attribute__((noinline)) std::vector<int> vertex_ids(const BinaryMap& m, std::vector<int>& pixels) {
   std::vector<int> id(m.data.size(), -1);
   for (std::size_t i = 0; i < m.data.size(); ++i)
     if (m.data[i]) {
@@ -56,7 +56,7 @@ std::vector<int> vertex_ids(const BinaryMap& m, std::vector<int>& pixels) {
   return id;
 }
 
-Graph build_graph(const BinaryMap& a, const std::vector<int>& pix_a, const BinaryMap& b,
+__attribute__((noinline)) Graph build_graph(const BinaryMap& a, const std::vector<int>& pix_a, const BinaryMap& b,
                   const std::vector<int>& id_b, int nr, const std::vector<Offset>& win) {
   Graph g;
   g.nl = static_cast<int>(pix_a.size());
@@ -84,7 +84,7 @@ int find_root(std::vector<int>& parent, int x) {
 }
 
 // Left vertices grouped by connected component (isolated ones dropped).
-std::vector<std::vector<int>> components(const Graph& g) {
+__attribute__((noinline)) std::vector<std::vector<int>> components(const Graph& g) {
   std::vector<int> parent(g.nl + g.nr);
   std::iota(parent.begin(), parent.end(), 0);
   for (int u = 0; u < g.nl; ++u)
@@ -153,7 +153,7 @@ class Matcher {
   }
 
   // Dijkstra from the free left vertices; returns D (or -1 if no free right is reachable).
-  long shortest_paths(const std::vector<int>& free_left) {
+  __attribute__((noinline)) long shortest_paths(const std::vector<int>& free_left) {
     std::priority_queue<Item, std::vector<Item>, std::greater<>> heap;
     for (const int u : free_left) relax(u, 0, heap);
     long D = -1;
@@ -188,7 +188,7 @@ class Matcher {
   }
 
   // Depth-first search for zero-reduced-cost augmenting paths from each free left vertex.
-  void augment(std::vector<int>& free_left) {
+  __attribute__((noinline)) void augment(std::vector<int>& free_left) {
     std::vector<int> still_free;
     for (const int s : free_left)
       if (!augment_from(s)) still_free.push_back(s);
@@ -261,8 +261,10 @@ double max_distance_px(int width, int height, double max_dist) {
          std::sqrt(static_cast<double>(width) * width + static_cast<double>(height) * height);
 }
 
-Correspondence correspond_pixels(const BinaryMap& map1, const BinaryMap& map2, double max_dist_px) {
-  check(map1.width == map2.width && map1.height == map2.height, "", "boundary maps differ in size");
+namespace {
+
+// The matching with the pixels of map1 as the left side (the search sources).
+Correspondence match_from(const BinaryMap& map1, const BinaryMap& map2, double max_dist_px) {
   std::vector<int> pix1, pix2;
   vertex_ids(map1, pix1);
   const std::vector<int> id2 = vertex_ids(map2, pix2);
@@ -283,6 +285,17 @@ Correspondence correspond_pixels(const BinaryMap& map1, const BinaryMap& map2, d
   }
   out.cost = matcher.total_cost();
   return out;
+}
+
+}  // namespace
+
+Correspondence correspond_pixels(const BinaryMap& map1, const BinaryMap& map2, double max_dist_px) {
+  check(map1.width == map2.width && map1.height == map2.height, "", "boundary maps differ in size");
+  // Searches start from the free vertices of the left side: the smaller side keeps them few.
+  if (map1.count() <= map2.count()) return match_from(map1, map2, max_dist_px);
+  Correspondence c = match_from(map2, map1, max_dist_px);
+  std::swap(c.matched1, c.matched2);
+  return c;
 }
 
 }  // namespace strata::eval

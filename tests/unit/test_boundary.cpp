@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <random>
 #include <sstream>
@@ -210,8 +211,7 @@ TEST(BoundaryBenchmark, SelfTestTest2) {
   expect_file(root + "/test_2/eval_bdry_img.txt", format_eval_bdry_img(rep), 1.5e-3);
   // The thresholds and the per-image best thresholds agree exactly.
   const auto thr = parse_rows(read_text(root + "/test_2/eval_bdry_thr.txt"));
-  for (std::size_t i = 0; i < thr.size(); ++i)
-    EXPECT_NEAR(rep.curve[i].threshold, thr[i][0], 1e-6);
+  for (std::size_t i = 0; i < thr.size(); ++i) EXPECT_NEAR(rep.curve[i].threshold, thr[i][0], 1e-6);
 }
 
 // Sobel gradient magnitude of the grey image, scaled to 0..255 by its maximum (a weak detector,
@@ -252,7 +252,10 @@ TEST(BoundaryBenchmark, DISABLED_TimingSobelBsds500Test) {
   const std::string gt = testing::data_path("bsds500/gt/test");
   if (!testing::exists(images) || !testing::exists(gt)) GTEST_SKIP() << "no BSDS500 test set";
   testing::TempDir dir;
+  const char* limit = std::getenv("STRATA_TIMING_IMAGES");  // fewer images for quick runs
+  std::size_t n = 0;
   for (const auto& path : image::list_images(images)) {
+    if (limit && n++ >= static_cast<std::size_t>(std::atoi(limit))) break;
     const std::string name = path.substr(path.rfind('/') + 1);
     image::write_raw(dir.file(name.substr(0, name.rfind('.')) + ".png"),
                      sobel_map(image::read_raw(path)));
@@ -263,7 +266,9 @@ TEST(BoundaryBenchmark, DISABLED_TimingSobelBsds500Test) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("%zu images x 99 thresholds: %.1f s\n%s", rep.ids.size(), seconds,
               format_eval_bdry(rep).c_str());
-  EXPECT_EQ(rep.ids.size(), 200u);
+  if (!limit) {
+    EXPECT_EQ(rep.ids.size(), 200u);
+  }
 }
 
 }  // namespace

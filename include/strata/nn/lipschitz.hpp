@@ -1,0 +1,70 @@
+// Layers of the deep-image-prior decoder with controlled spectral bias (thesis ch. 2):
+// Lipschitz-normalised convolution (Eq. 2.5), mean-only batch norm and the Gaussian-controlled
+// upsampling (Eq. 2.6).
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/nn/pimpl.h>
+#include <torch/types.h>
+
+namespace strata::nn {
+
+/// How the top singular value ‖W‖_sn of a (C_out, C_in·k·k) weight is obtained.
+enum class SpectralNorm {
+  Exact,  ///< singular values of the weight matrix every forward pass
+  Power   ///< power iteration warm-started from the previous pass's vector
+};
+
+/// ‖W‖_sn of a conv weight reshaped to (C_out, C_in·k·k), exactly (largest singular value).
+double spectral_norm_exact(const torch::Tensor& weight);
+
+struct LipschitzConvOptions {
+  int in = 1, out = 1, kernel = 3;
+  double lambda = 0.0;  ///< Lipschitz bound λ; 0 disables the normalisation
+  SpectralNorm method = SpectralNorm::Power;
+  int power_iterations = 1;  ///< per forward pass (the first pass iterates to convergence)
+};
+
+/// Reflection padding (k−1)/2 and a k×k convolution whose weight is used as
+/// W / max(1, ‖W‖_sn / λ) (thesis Eq. 2.5), with no gradient through ‖W‖_sn. Initialisation:
+/// kaiming-uniform (a = 0, fan_in) weights, default bias.
+class LipschitzConv2dImpl : public torch::nn::Module {
+ public:
+  explicit LipschitzConv2dImpl(const LipschitzConvOptions& options);
+  torch::Tensor forward(const torch::Tensor& x);
+  /// The ‖W‖_sn estimate of the last forward pass (0 before any or with λ = 0).
+  double last_spectral_norm() const { return last_norm_; }
+  /// The weight actually used: W / max(1, ‖W‖_sn / λ).
+  torch::Tensor effective_weight();
+
+ private:
+  LipschitzConvOptions options_;
+  torch::Tensor weight_, bias_, u_;  // u_: power-iteration vector (C_out), a buffer
+  double last_norm_ = 0.0;
+  bool warm_ = false;
+  double spectral_norm();
+};
+TORCH_MODULE(LipschitzConv2d);
+
+/// Mean-only batch norm: y = x − mean_{H,W}(x) per sample and channel, + β_c (β starts at 0);
+/// no scale, no running statistics.
+class MeanOnlyNormImpl : public torch::nn::Module {
+ public:
+  explicit MeanOnlyNormImpl(int channels);
+  torch::Tensor forward(const torch::Tensor& x);
+
+ private:
+  torch::Tensor beta_;
+};
+TORCH_MODULE(MeanOnlyNorm);
+
+/// The 5×5 taps of the Gaussian-controlled upsampling: g(i, j) ∝ exp(−(dᵢ² + dⱼ²) / (2σ²)),
+/// dᵢ = (i − 2)/2 for i = 0..4 (distances in input-pixel units), normalised to sum 1.
+torch::Tensor gaussian_upsampling_taps(double sigma);
+
+/// ×2 upsampling by bed-of-nails expansion (zeros between samples) followed by the Gaussian of
+/// gaussian_upsampling_taps(σ) (thesis Eq. 2.6), per channel; output 2H × 2W. DC gain is 1/4, as
+/// in the authors' code (the mean-only norm that follows removes the mean anyway).
+torch::Tensor gaussian_upsample(const torch::Tensor& x, double sigma);
+
+}  // namespace strata::nn

@@ -1,0 +1,112 @@
+#include "strata/nn/lipschitz.hpp"
+
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "strata/core/error.hpp"
+
+namespace strata::nn {
+
+namespace F = torch::nn::functional;
+
+namespace {
+
+constexpr int kWarmStartIterations = 2000;
+
+torch::Tensor as_matrix(const torch::Tensor& weight) {
+  return weight.reshape({weight.size(0), -1});
+}
+
+}  // namespace
+
+double spectral_norm_exact(const torch::Tensor& weight) {
+  torch::NoGradGuard no_grad;
+  return at::linalg_svdvals(as_matrix(weight.detach().to(torch::kFloat64)))[0].item<double>();
+}
+
+LipschitzConv2dImpl::LipschitzConv2dImpl(const LipschitzConvOptions& options) : options_(options) {
+  check(options.in >= 1 && options.out >= 1 && options.kernel >= 1 && options.kernel % 2 == 1, "",
+        "LipschitzConv2d: channels >= 1 and an odd kernel size");
+  check(options.lambda >= 0.0 && options.power_iterations >= 1, "",
+        "LipschitzConv2d: lambda >= 0 and power_iterations >= 1");
+  const int k = options.kernel;
+  const double fan_in = static_cast<double>(options.in * k * k);
+  weight_ = register_parameter("weight", torch::empty({options.out, options.in, k, k}));
+  bias_ = register_parameter("bias", torch::empty({options.out}));
+  u_ = register_buffer("u", torch::randn({options.out}));
+  torch::NoGradGuard no_grad;
+  const double w_bound = std::sqrt(6.0 / fan_in);  // kaiming-uniform, a = 0
+  weight_.uniform_(-w_bound, w_bound);
+  bias_.uniform_(-1.0 / std::sqrt(fan_in), 1.0 / std::sqrt(fan_in));
+}
+
+// Power iteration on W Wᵀ from the stored vector u (Eq. 2.5's ‖W‖_sn, no gradient).
+double LipschitzConv2dImpl::spectral_norm() {
+  if (options_.method == SpectralNorm::Exact) return spectral_norm_exact(weight_);
+  torch::NoGradGuard no_grad;
+  const auto w = as_matrix(weight_.detach());
+  auto u = u_.to(w.dtype());
+  const auto step = [&w, &u] {
+    const auto v = F::normalize(torch::mv(w.t(), u), F::NormalizeFuncOptions().dim(0).eps(1e-12));
+    const auto wv = torch::mv(w, v);
+    u = F::normalize(wv, F::NormalizeFuncOptions().dim(0).eps(1e-12));
+    return wv.norm().item<double>();  // ‖W v‖ → σ_max from below
+  };
+  double sigma = 0.0;
+  if (!warm_) {  // cold start: iterate to convergence once
+    for (int i = 0; i < kWarmStartIterations; ++i) {
+      const double next = step();
+      const bool converged = std::abs(next - sigma) <= 1e-7 * next;
+      sigma = next;
+      if (converged) break;
+    }
+  }
+  for (int i = 0; i < options_.power_iterations; ++i) sigma = step();
+  u_.copy_(u);
+  warm_ = true;
+  return sigma;
+}
+
+torch::Tensor LipschitzConv2dImpl::effective_weight() {
+  if (options_.lambda <= 0.0) return weight_;
+  last_norm_ = spectral_norm();
+  return weight_ / std::max(1.0, last_norm_ / options_.lambda);  // Eq. 2.5
+}
+
+torch::Tensor LipschitzConv2dImpl::forward(const torch::Tensor& x) {
+  const int pad = (options_.kernel - 1) / 2;
+  const auto padded =
+      pad > 0 ? F::pad(x, F::PadFuncOptions({pad, pad, pad, pad}).mode(torch::kReflect)) : x;
+  return F::conv2d(padded, effective_weight(), F::Conv2dFuncOptions().bias(bias_));
+}
+
+MeanOnlyNormImpl::MeanOnlyNormImpl(int channels)
+    : beta_(register_parameter("beta", torch::zeros({channels}))) {}
+
+torch::Tensor MeanOnlyNormImpl::forward(const torch::Tensor& x) {
+  return x - x.mean({2, 3}, true) + beta_.view({1, -1, 1, 1});
+}
+
+torch::Tensor gaussian_upsampling_taps(double sigma) {
+  check(std::isfinite(sigma) && sigma > 0.0, "", "gaussian upsampling: sigma must be > 0");
+  const auto d = (torch::arange(5, torch::kFloat64) - 2.0) / 2.0;
+  const auto g =
+      torch::exp(-(d.view({5, 1}).square() + d.view({1, 5}).square()) / (2.0 * sigma * sigma));
+  return (g / g.sum()).to(torch::kFloat32);
+}
+
+torch::Tensor gaussian_upsample(const torch::Tensor& x, double sigma) {
+  check(x.dim() == 4, "", "gaussian_upsample: expected N×C×H×W");
+  const auto c = x.size(1);
+  // Bed of nails: x at even positions, zeros elsewhere (Eq. 2.6), then the Gaussian.
+  auto nails = torch::zeros({x.size(0), c, 2 * x.size(2), 2 * x.size(3)}, x.options());
+  nails.index_put_({torch::indexing::Slice(), torch::indexing::Slice(),
+                    torch::indexing::Slice(0, torch::indexing::None, 2),
+                    torch::indexing::Slice(0, torch::indexing::None, 2)},
+                   x);
+  const auto taps = gaussian_upsampling_taps(sigma).to(x.options()).view({1, 1, 5, 5});
+  return F::conv2d(nails, taps.expand({c, 1, 5, 5}), F::Conv2dFuncOptions().padding(2).groups(c));
+}
+
+}  // namespace strata::nn
