@@ -2,7 +2,11 @@
 // iteration), Gaussian-controlled upsampling taps, shapes and ranges.
 #include <torch/torch.h>
 
+#include <cmath>
+
 #include "strata/core/error.hpp"
+#include "strata/eval/dip_measures.hpp"
+#include "strata/filter/box.hpp"
 #include "strata/models/dip.hpp"
 #include "strata/nn/lipschitz.hpp"
 #include "testing.hpp"
@@ -85,6 +89,59 @@ TEST(GaussianUpsampling, TapsAndBedOfNails) {
       1e-4);
   EXPECT_LT(y.index({Slice(), Slice(), Slice(1, 6, 2), Slice()}).abs().max().item<double>(), 1e-4);
   EXPECT_THROW(nn::gaussian_upsampling_taps(0.0), Error);
+}
+
+// ---- measures (Eq. 2.1, 2.8) ----------------------------------------------------------------
+
+torch::Tensor textured(std::uint64_t seed = 5) {
+  torch::manual_seed(static_cast<std::int64_t>(seed));
+  return torch::rand({3, 48, 64});
+}
+
+TEST(DipMeasures, FrequencyBandCorrespondence) {
+  const auto target = textured();
+  for (const double v : eval::frequency_band_correspondence(target, target))
+    EXPECT_NEAR(v, 1.0, 1e-6);
+  // A blurred output keeps the low band and loses the high ones.
+  const auto blurred = filter::box_filter(target, 2);
+  const auto fbc = eval::frequency_band_correspondence(blurred, target);
+  ASSERT_EQ(fbc.size(), 5u);
+  EXPECT_GT(fbc.front(), 0.5);
+  EXPECT_LT(fbc.back(), 0.2);
+  EXPECT_GT(fbc.front(), fbc.back());
+  EXPECT_THROW(eval::frequency_band_correspondence(blurred, target.narrow(1, 0, 40)), Error);
+}
+
+TEST(DipMeasures, BlurAndSharpnessOrderImages) {
+  const auto sharp = textured();
+  const auto soft = filter::box_filter(sharp, 1), softer = filter::box_filter(sharp, 3);
+  const double b0 = eval::blur_effect(sharp), b1 = eval::blur_effect(soft),
+               b2 = eval::blur_effect(softer);
+  EXPECT_LT(b0, b1);
+  EXPECT_LT(b1, b2);
+  EXPECT_GE(b0, 0.0);
+  EXPECT_LE(b2, 1.0);
+  EXPECT_GT(eval::mlv_sharpness(sharp), eval::mlv_sharpness(soft));
+  EXPECT_GT(eval::mlv_sharpness(soft), eval::mlv_sharpness(softer));
+  EXPECT_EQ(eval::mlv_sharpness(torch::full({1, 20, 20}, 0.5)), 0.0);
+  // A vertical step of 0.5 in a 10×10 image: 16 of the 64 interior MLV values are 0.5 (the two
+  // columns beside the step), weighted by exp(−0.01 k) for ranks k = 0..15.
+  auto step = torch::zeros({1, 10, 10});
+  step.narrow(2, 5, 5).fill_(0.5);
+  double sum = 0.0;
+  for (int k = 0; k < 16; ++k) sum += std::pow(0.5 * std::exp(-0.01 * k), 2);
+  EXPECT_NEAR(eval::mlv_sharpness(step), std::sqrt(sum / 64.0), 1e-9);
+  EXPECT_THROW(eval::blur_effect(torch::rand({3, 8, 8})), Error);
+}
+
+TEST(DipMeasures, AutoStopWaitsForTwoQuietWindows) {
+  eval::AutoStop stop(10, 0.01);
+  for (int i = 0; i < 30; ++i) EXPECT_FALSE(stop.push(1.0 - 0.01 * i)) << i;  // still falling
+  int i = 0;
+  while (!stop.push(0.7) && i < 100) ++i;
+  EXPECT_TRUE(stop.stop());
+  EXPECT_LE(i, 20);  // two windows of the plateau at most
+  EXPECT_GT(i, 0);
 }
 
 }  // namespace
