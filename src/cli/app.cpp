@@ -87,6 +87,7 @@ int run(int argc, char** argv) {
   register_eval(app);
   register_peel(app);
   register_edges(app);
+  register_restore(app);
   register_train(app);
   for (int i = 0; i < argc; ++i) g.command_line += (i ? " " : "") + std::string(argv[i]);
   try {

@@ -60,6 +60,7 @@ void register_filter(CLI::App& app);
 void register_eval(CLI::App& app);
 void register_peel(CLI::App& app);
 void register_edges(CLI::App& app);
+void register_restore(CLI::App& app);
 void register_train(CLI::App& app);
 
 /// Entry point: parses argv, runs the command, maps errors to a one-line message and exit code

@@ -155,6 +155,12 @@ torch::Tensor resample(const torch::Tensor& x, std::int64_t dim, std::int64_t ou
   const auto images = x.reshape({-1, x.size(-2), x.size(-1)});
   auto sizes = x.sizes().vec();
   sizes[static_cast<std::size_t>(x.dim() + dim)] = out;
+  if (torch::GradMode::is_enabled() && x.requires_grad()) {
+    // Differentiable path (the sparse products above have no autograd in LibTorch 1.13).
+    const auto dense = matrix.to_dense();
+    return (dim == -2 ? torch::matmul(dense, images) : torch::matmul(images, dense.t()))
+        .reshape(sizes);
+  }
   return (dim == -2 ? resample_rows(images, matrix) : resample_cols(images, matrix)).view(sizes);
 }
 

@@ -56,6 +56,22 @@ torch::Tensor interior(const torch::Tensor& t, std::int64_t margin) {
 
 // ---- (a) bilinear without antialias == torch interpolate(bilinear, align_corners=false) ----
 
+// With autograd (the DIP super-resolution forward model) the result is the same and has a
+// gradient: the adjoint of the resampling, so the gradient of the sum is each input's total weight.
+TEST(Resize, DifferentiableWhenGradIsNeeded) {
+  torch::manual_seed(0);
+  const auto x = torch::rand({3, 20, 24});
+  const ResizeOptions lanczos{Interpolation::Lanczos3, true};
+  const auto plain = resize(x, 5, 6, lanczos);
+  auto xg = x.clone().requires_grad_(true);
+  const auto y = resize(xg, 5, 6, lanczos);
+  EXPECT_LT((y - plain).abs().max().item<double>(), 1e-6);
+  y.sum().backward();
+  ASSERT_TRUE(xg.grad().defined());
+  // Each output row/column's taps sum to 1, so the total gradient equals the output count.
+  EXPECT_NEAR(xg.grad().sum().item<double>(), 3.0 * 5 * 6, 1e-3);
+}
+
 TEST(Resize, BilinearMatchesTorchInterpolate) {
   const auto x = random_image({2, 3, 37, 53});
   const std::vector<std::pair<std::int64_t, std::int64_t>> sizes = {

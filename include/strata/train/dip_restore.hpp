@@ -1,0 +1,60 @@
+// Restoration with the deep image prior and controlled spectral bias (thesis ch. 2): a
+// DipDecoder fitted to one degraded image through the task's forward model, stopped automatically
+// by the blur/sharpness ratio (Eq. 2.8) or an iteration cap.
+#pragma once
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "strata/models/dip.hpp"
+
+namespace strata::train {
+
+enum class RestoreTask { Denoise, Deblock, Inpaint, SuperResolution, Enhance };
+
+/// "denoise", "deblock", "inpaint", "sr", "enhance"; throws strata::Error otherwise.
+RestoreTask parse_restore_task(const std::string& name);
+
+struct RestoreProgress {
+  int iteration = 0;
+  double loss = 0.0;
+  double psnr = 0.0;        ///< against the reference, NaN without one
+  double ratio = 0.0;       ///< blur / sharpness of the output (Eq. 2.8)
+  std::vector<double> fbc;  ///< frequency-band correspondence (Eq. 2.1) when requested
+};
+
+struct RestoreOptions {
+  RestoreTask task = RestoreTask::Denoise;
+  int scale = 4;       ///< super-resolution factor
+  torch::Tensor mask;  ///< inpainting: 1×H×W, 1 = known pixel, 0 = missing
+  int max_iterations = 3000;
+  double lr = 1e-3;  ///< Adam
+  double lambda =
+      0.0;  ///< Lipschitz bound; 0: the task's default (1.4, inpainting 1.6, enhance 1.0)
+  models::Upsampling upsampling = models::Upsampling::Bilinear;
+  bool auto_stop = true;
+  int stop_window = 100;         ///< n of Eq. 2.8
+  double stop_epsilon = 0.01;    ///< ε of Eq. 2.8
+  torch::Tensor reference;       ///< clean image (C×H_out×W_out) for PSNR, optional
+  bool frequency_bands = false;  ///< log FBC every iteration (costs an FFT)
+  std::uint64_t seed = 0;
+  torch::Device device = torch::kCPU;
+  std::function<void(const RestoreProgress&)> on_progress;  ///< every iteration
+};
+
+struct RestoreResult {
+  torch::Tensor image;  ///< C×H_out×W_out in [0, 1] (H_out = scale·H for sr)
+  int iterations = 0;
+  bool auto_stopped = false;
+  std::vector<RestoreProgress> history;
+};
+
+/// Restores a degraded C×H×W image in [0, 1] (C = 1 or 3). The network output covers the image
+/// padded up to a multiple of 32 and is cropped back (no pixels dropped).
+RestoreResult dip_restore(const torch::Tensor& degraded, const RestoreOptions& options);
+
+}  // namespace strata::train
