@@ -177,6 +177,15 @@ torch::Tensor user_map(const torch::Tensor& map, const torch::Tensor& image) {
   return pad_for_peeling(m.clamp(0.0, 1.0));
 }
 
+// A 3×H×W or N×3×H×W image as an N×3×H×W float32 batch.
+torch::Tensor image_batch(const torch::Tensor& image, const std::string& fn) {
+  check(image.defined() && (image.dim() == 3 || image.dim() == 4), "",
+        fn + ": image must be 3×H×W or N×3×H×W");
+  const auto x = (image.dim() == 3 ? image.unsqueeze(0) : image).to(torch::kFloat32);
+  check_image(x, fn);
+  return x;
+}
+
 // A tensor in the networks' dtype and layout.
 torch::Tensor network_input(const torch::Tensor& t, const PeelOptions& options) {
   const auto x = t.to(options.dtype);
@@ -205,12 +214,9 @@ std::vector<torch::Tensor> guidance_maps(HipeGuider& guider, const torch::Tensor
 Peeling hipe_peel(HipeGuider& guider, HipePeeler& peeler, const torch::Tensor& image,
                   const PeelOptions& options) {
   check(options.levels >= 1, "", "hipe_peel: levels must be >= 1");
-  check(image.defined() && (image.dim() == 3 || image.dim() == 4), "",
-        "hipe_peel: image must be 3×H×W or N×3×H×W");
   torch::NoGradGuard no_grad;
-  const bool squeezed = image.dim() == 3;
-  const auto x = (squeezed ? image.unsqueeze(0) : image).to(torch::kFloat32);
-  check_image(x, "hipe_peel");
+  const bool squeezed = image.defined() && image.dim() == 3;
+  const auto x = image_batch(image, "hipe_peel");
   const std::int64_t h = x.size(2), w = x.size(3);
   auto current = pad_for_peeling(x);  // I^0
   const auto maps = guidance_maps(guider, current, x, options);
@@ -235,12 +241,9 @@ Peeling hipe_peel(HipeGuider& guider, HipePeeler& peeler, const torch::Tensor& i
 
 torch::Tensor hipe_edges(HipeGuider& guider, const torch::Tensor& image, int recurrences) {
   check(recurrences >= 1, "", "hipe_edges: recurrences must be >= 1");
-  check(image.defined() && (image.dim() == 3 || image.dim() == 4), "",
-        "hipe_edges: image must be 3×H×W or N×3×H×W");
   torch::NoGradGuard no_grad;
-  const bool squeezed = image.dim() == 3;
-  const auto x = (squeezed ? image.unsqueeze(0) : image).to(torch::kFloat32);
-  check_image(x, "hipe_edges");
+  const bool squeezed = image.defined() && image.dim() == 3;
+  const auto x = image_batch(image, "hipe_edges");
   const auto maps = guider->forward(pad_for_peeling(x), recurrences);
   const auto mean = crop(torch::stack(maps).mean(0), x.size(2), x.size(3));
   return squeezed ? mean.squeeze(0) : mean;
