@@ -4,10 +4,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstdio>
 #include <exception>
 #include <mutex>
-#include <numeric>
 #include <thread>
 
 #include "strata/core/error.hpp"
@@ -34,8 +34,9 @@ namespace {
 
 // Pixel indices by decreasing value, so that `pb >= t` is a prefix for every threshold.
 std::vector<int> order_by_value(const SoftMap& pb) {
-  std::vector<int> order(pb.data.size());
-  std::iota(order.begin(), order.end(), 0);
+  std::vector<int> order;  // NaN pixels are never >= t: left out
+  for (std::size_t i = 0; i < pb.data.size(); ++i)
+    if (!std::isnan(pb.data[i])) order.push_back(static_cast<int>(i));
   std::stable_sort(order.begin(), order.end(),
                    [&](int a, int b) { return pb.data[a] > pb.data[b]; });
   return order;

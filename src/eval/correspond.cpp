@@ -7,7 +7,6 @@
 #include <cstdint>
 #include <limits>
 #include <numeric>
-#include <queue>
 #include <utility>
 #include <vector>
 
@@ -46,7 +45,7 @@ std::vector<Offset> window(double max_dist) {
 }
 
 // Pixel index -> vertex id (-1 for background).
-__attribute__((noinline)) std::vector<int> vertex_ids(const BinaryMap& m, std::vector<int>& pixels) {
+std::vector<int> vertex_ids(const BinaryMap& m, std::vector<int>& pixels) {
   std::vector<int> id(m.data.size(), -1);
   for (std::size_t i = 0; i < m.data.size(); ++i)
     if (m.data[i]) {
@@ -56,7 +55,7 @@ __attribute__((noinline)) std::vector<int> vertex_ids(const BinaryMap& m, std::v
   return id;
 }
 
-__attribute__((noinline)) Graph build_graph(const BinaryMap& a, const std::vector<int>& pix_a, const BinaryMap& b,
+Graph build_graph(const BinaryMap& a, const std::vector<int>& pix_a, const BinaryMap& b,
                   const std::vector<int>& id_b, int nr, const std::vector<Offset>& win) {
   Graph g;
   g.nl = static_cast<int>(pix_a.size());
@@ -83,25 +82,37 @@ int find_root(std::vector<int>& parent, int x) {
   return x;
 }
 
-// Left vertices grouped by connected component (isolated ones dropped).
-__attribute__((noinline)) std::vector<std::vector<int>> components(const Graph& g) {
+// Left vertices grouped by connected component (isolated ones dropped), as CSR: the lefts of
+// component c are order[start[c] .. start[c + 1]).
+struct Components {
+  std::vector<int> order, start;
+};
+
+Components components(const Graph& g) {
   std::vector<int> parent(g.nl + g.nr);
   std::iota(parent.begin(), parent.end(), 0);
   for (int u = 0; u < g.nl; ++u)
     for (int e = g.first[u]; e < g.first[u + 1]; ++e)
       parent[find_root(parent, u)] = find_root(parent, g.nl + g.to[e]);
-  std::vector<int> slot(g.nl + g.nr, -1);
-  std::vector<std::vector<int>> out;
+  std::vector<int> slot(g.nl + g.nr, -1), comp_of(g.nl, -1), size;
   for (int u = 0; u < g.nl; ++u) {
     if (g.first[u] == g.first[u + 1]) continue;
     const int r = find_root(parent, u);
     if (slot[r] < 0) {
-      slot[r] = static_cast<int>(out.size());
-      out.emplace_back();
+      slot[r] = static_cast<int>(size.size());
+      size.push_back(0);
     }
-    out[slot[r]].push_back(u);
+    comp_of[u] = slot[r];
+    ++size[slot[r]];
   }
-  return out;
+  Components c;
+  c.start.assign(size.size() + 1, 0);
+  for (std::size_t i = 0; i < size.size(); ++i) c.start[i + 1] = c.start[i] + size[i];
+  c.order.resize(c.start.back());
+  std::vector<int> fill(c.start.begin(), c.start.end() - 1);
+  for (int u = 0; u < g.nl; ++u)
+    if (comp_of[u] >= 0) c.order[fill[comp_of[u]]++] = u;
+  return c;
 }
 
 // Min-cost maximum-cardinality matching. Each phase: a Dijkstra on reduced costs from all free
@@ -122,7 +133,12 @@ class Matcher {
         seen_(g.nr, 0),
         it_(g.nl, 0) {}
 
-  void solve(std::vector<int> free_left) {
+  // Solves the component whose left vertices are [begin, end).
+  void solve(const int* begin, const int* end) {
+    if (end - begin == 1) return match_single_left(*begin);
+    if (match_single_right(begin, end)) return;
+    std::vector<int>& free_left = free_;
+    free_left.assign(begin, end);
     for (;;) {
       const long d = shortest_paths(free_left);
       if (d < 0) break;
@@ -143,24 +159,57 @@ class Matcher {
   }
 
  private:
-  using Item = std::pair<long, int>;
+  void set_mate(int u, int v, int cost) {
+    mate_l_[u] = v;
+    mate_r_[v] = u;
+    mate_cost_[v] = cost;
+  }
 
-  void relax(int y, long d, std::priority_queue<Item, std::vector<Item>, std::greater<>>& heap) {
+  // One left vertex: its cheapest edge (the first one on ties).
+  void match_single_left(int u) {
+    int best = g_.first[u];
+    for (int e = g_.first[u] + 1; e < g_.first[u + 1]; ++e)
+      if (g_.cost[e] < g_.cost[best]) best = e;
+    set_mate(u, g_.to[best], g_.cost[best]);
+  }
+
+  // One right vertex: the cheapest left (the first one on ties). False if several rights.
+  bool match_single_right(const int* begin, const int* end) {
+    const int v = g_.to[g_.first[*begin]];
+    int best_u = -1, best_cost = 0;
+    for (const int* p = begin; p != end; ++p)
+      for (int e = g_.first[*p]; e < g_.first[*p + 1]; ++e) {
+        if (g_.to[e] != v) return false;
+        if (best_u < 0 || g_.cost[e] < best_cost) {
+          best_u = *p;
+          best_cost = g_.cost[e];
+        }
+      }
+    set_mate(best_u, v, best_cost);
+    return true;
+  }
+
+  // Heap entries pack (distance << 32 | vertex): distances stay far below 2^31 (pixel paths).
+  void relax(int y, long d) {
     if (d >= dist_[y]) return;
+    check(d < (long{1} << 31), "", "matching distances overflow");
     if (dist_[y] == kInf) touched_.push_back(y);
     dist_[y] = d;
-    heap.emplace(d, y);
+    heap_.push_back(static_cast<std::uint64_t>(d) << 32 | static_cast<std::uint32_t>(y));
+    std::push_heap(heap_.begin(), heap_.end(), std::greater<>());
   }
 
   // Dijkstra from the free left vertices; returns D (or -1 if no free right is reachable).
-  __attribute__((noinline)) long shortest_paths(const std::vector<int>& free_left) {
-    std::priority_queue<Item, std::vector<Item>, std::greater<>> heap;
-    for (const int u : free_left) relax(u, 0, heap);
+  long shortest_paths(const std::vector<int>& free_left) {
+    heap_.clear();
+    for (const int u : free_left) relax(u, 0);
     long D = -1;
-    while (!heap.empty()) {
-      const auto [d, x] = heap.top();
+    while (!heap_.empty()) {
+      const long d = static_cast<long>(heap_.front() >> 32);
+      const int x = static_cast<int>(heap_.front() & 0xffffffffu);
       if (D >= 0 && d > D) break;
-      heap.pop();
+      std::pop_heap(heap_.begin(), heap_.end(), std::greater<>());
+      heap_.pop_back();
       if (done_[x] || d > dist_[x]) continue;
       done_[x] = 1;
       popped_.push_back(x);
@@ -168,7 +217,7 @@ class Matcher {
         for (int e = g_.first[x]; e < g_.first[x + 1]; ++e) {
           const int v = g_.to[e];
           if (v == mate_l_[x]) continue;
-          relax(g_.nl + v, d + g_.cost[e] + pot_[x] - pot_[g_.nl + v], heap);
+          relax(g_.nl + v, d + g_.cost[e] + pot_[x] - pot_[g_.nl + v]);
         }
       } else {
         const int v = x - g_.nl, u = mate_r_[v];
@@ -176,7 +225,7 @@ class Matcher {
           if (D < 0) D = d;
           continue;
         }
-        relax(u, d - mate_cost_[v] + pot_[x] - pot_[u], heap);
+        relax(u, d - mate_cost_[v] + pot_[x] - pot_[u]);
       }
     }
     return D;
@@ -188,15 +237,18 @@ class Matcher {
   }
 
   // Depth-first search for zero-reduced-cost augmenting paths from each free left vertex.
-  __attribute__((noinline)) void augment(std::vector<int>& free_left) {
-    std::vector<int> still_free;
+  void augment(std::vector<int>& free_left) {
+    std::size_t kept = 0;
     for (const int s : free_left)
-      if (!augment_from(s)) still_free.push_back(s);
-    free_left.swap(still_free);
+      if (!augment_from(s)) free_left[kept++] = s;
+    free_left.resize(kept);
   }
 
   bool augment_from(int s) {
-    std::vector<int> lefts{s}, rights, costs;
+    std::vector<int>&lefts = lefts_, &rights = rights_, &costs = costs_;
+    lefts.assign(1, s);
+    rights.clear();
+    costs.clear();
     it_[s] = g_.first[s];
     while (!lefts.empty()) {
       const int u = lefts.back();
@@ -230,11 +282,7 @@ class Matcher {
 
   void flip(const std::vector<int>& lefts, const std::vector<int>& rights,
             const std::vector<int>& costs) {
-    for (std::size_t i = 0; i < lefts.size(); ++i) {
-      mate_l_[lefts[i]] = rights[i];
-      mate_r_[rights[i]] = lefts[i];
-      mate_cost_[rights[i]] = costs[i];
-    }
+    for (std::size_t i = 0; i < lefts.size(); ++i) set_mate(lefts[i], rights[i], costs[i]);
   }
 
   void reset_phase() {
@@ -252,6 +300,9 @@ class Matcher {
   std::vector<long> pot_, dist_;
   std::vector<std::uint8_t> done_, seen_;
   std::vector<int> it_, touched_, popped_;
+  std::vector<std::uint64_t> heap_;
+  std::vector<int> lefts_, rights_, costs_;  // the current DFS path
+  std::vector<int> free_;                    // free left vertices of the component
 };
 
 }  // namespace
@@ -266,13 +317,16 @@ namespace {
 // The matching with the pixels of map1 as the left side (the search sources).
 Correspondence match_from(const BinaryMap& map1, const BinaryMap& map2, double max_dist_px) {
   std::vector<int> pix1, pix2;
-  vertex_ids(map1, pix1);
+  for (std::size_t i = 0; i < map1.data.size(); ++i)
+    if (map1.data[i]) pix1.push_back(static_cast<int>(i));
   const std::vector<int> id2 = vertex_ids(map2, pix2);
   // Graph of the pixel pairs within max_dist (Berkeley's matchEdgeMaps).
   const Graph g =
       build_graph(map1, pix1, map2, id2, static_cast<int>(pix2.size()), window(max_dist_px));
   Matcher matcher(g);
-  for (const auto& comp : components(g)) matcher.solve(comp);
+  const Components comps = components(g);
+  for (std::size_t c = 0; c + 1 < comps.start.size(); ++c)
+    matcher.solve(comps.order.data() + comps.start[c], comps.order.data() + comps.start[c + 1]);
   Correspondence out;
   out.matched1.assign(map1.data.size(), 0);
   out.matched2.assign(map2.data.size(), 0);

@@ -148,6 +148,24 @@ TEST(BoundaryBenchmark, Thresholds) {
   EXPECT_EQ(benchmark_thresholds(1), std::vector<double>{0.5});
 }
 
+TEST(BoundaryBenchmark, SummaryOnHandMadeCounts) {
+  // One image, two thresholds: (R, P) = (1, 0.5) then (0.5, 1).
+  std::vector<BoundaryCounts> img = {{0.25, 2, 2, 2, 4}, {0.75, 1, 2, 2, 2}};
+  const BoundaryReport rep = summarize_boundaries({"a"}, {img});
+  ASSERT_EQ(rep.curve.size(), 2u);
+  EXPECT_DOUBLE_EQ(rep.curve[0].f, 2.0 / 3);
+  // ODS: interpolation between the thresholds finds F ~ 0.75 near t = 0.5.
+  EXPECT_NEAR(rep.ods.f, 0.75, 1e-4);
+  EXPECT_NEAR(rep.ods.threshold, 0.5, 0.006);
+  // OIS: equal F at both thresholds, the first one counts.
+  EXPECT_DOUBLE_EQ(rep.ois.recall, 1.0);
+  EXPECT_DOUBLE_EQ(rep.ois.precision, 0.5);
+  // AP: P = 1.5 - R on R in [0.5, 1], sampled at 0.50, 0.51, ..., 1.00 (51 points) × 0.01.
+  EXPECT_NEAR(rep.ap, 0.3825, 1e-12);
+  EXPECT_EQ(rep.images.size(), 1u);
+  EXPECT_THROW(summarize_boundaries({}, {}), Error);
+}
+
 std::vector<std::vector<double>> parse_rows(const std::string& text) {
   std::vector<std::vector<double>> rows;
   std::istringstream in(text);
