@@ -8,6 +8,8 @@
 #include "cli/app.hpp"
 #include "cli/model_files.hpp"
 #include "strata/core/error.hpp"
+#include "strata/core/file.hpp"
+#include "strata/eval/boundary.hpp"
 #include "strata/eval/filter_denoise.hpp"
 #include "strata/eval/gcc.hpp"
 #include "strata/image/codec.hpp"
@@ -146,6 +148,82 @@ void add_gcc(CLI::App& eval) {
   sub->add_option("--model", c->model_dir, "folder with the HIPe weights");
 }
 
+struct EdgesEvalCommand {
+  std::string pred, gt, out_dir, plot;
+  eval::BoundaryOptions options;
+};
+
+// The PR curve as an SVG: recall on x, precision on y, the ODS point marked.
+std::string pr_curve_svg(const eval::BoundaryReport& r) {
+  constexpr double kSize = 400.0, kMargin = 50.0;
+  const auto px = [](double v) { return kMargin + v * kSize; };
+  const auto py = [](double v) { return kMargin + (1.0 - v) * kSize; };
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(2)
+    << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"500\" height=\"500\">\n"
+    << "<rect x=\"50\" y=\"50\" width=\"400\" height=\"400\" fill=\"none\" "
+       "stroke=\"black\"/>\n<polyline fill=\"none\" stroke=\"red\" stroke-width=\"2\" points=\"";
+  for (const auto& p : r.curve) s << px(p.recall) << ',' << py(p.precision) << ' ';
+  s << "\"/>\n<circle cx=\"" << px(r.ods.recall) << "\" cy=\"" << py(r.ods.precision)
+    << "\" r=\"5\" fill=\"red\"/>\n"
+    << "<text x=\"250\" y=\"485\" text-anchor=\"middle\">Recall</text>\n"
+    << "<text x=\"15\" y=\"250\" transform=\"rotate(-90 15 250)\" "
+       "text-anchor=\"middle\">Precision</text>\n"
+    << "<text x=\"60\" y=\"40\">ODS F " << std::setprecision(3) << r.ods.f << ", OIS F " << r.ois.f
+    << ", AP " << r.ap << "</text>\n</svg>\n";
+  return s.str();
+}
+
+void write_text(const std::string& path, const std::string& text) {
+  write_file_atomic(path, text.data(), text.size());
+}
+
+void run_edges_eval(Context& ctx, const EdgesEvalCommand& c) {
+  ctx.log("boundary benchmark: " + c.pred + " against " + c.gt);
+  const auto r = eval::evaluate_boundaries(c.pred, c.gt, c.options);
+  if (!c.out_dir.empty()) {
+    make_directories(c.out_dir);
+    write_text(c.out_dir + "/eval_bdry.txt", eval::format_eval_bdry(r));
+    write_text(c.out_dir + "/eval_bdry_thr.txt", eval::format_eval_bdry_thr(r));
+    write_text(c.out_dir + "/eval_bdry_img.txt", eval::format_eval_bdry_img(r));
+  }
+  if (!c.plot.empty()) write_text(c.plot, pr_curve_svg(r));
+  nlohmann::json curve = nlohmann::json::array();
+  for (const auto& p : r.curve)
+    curve.push_back({{"threshold", p.threshold}, {"recall", p.recall}, {"precision", p.precision}});
+  std::ostringstream human;
+  human << std::fixed << std::setprecision(3) << "images " << r.ids.size() << "\nODS F " << r.ods.f
+        << " (R " << r.ods.recall << ", P " << r.ods.precision << ", threshold " << r.ods.threshold
+        << ")\nOIS F " << r.ois.f << "\nAP    " << r.ap;
+  ctx.result({{"command", "eval edges"},
+              {"images", r.ids.size()},
+              {"ods",
+               {{"f", r.ods.f},
+                {"recall", r.ods.recall},
+                {"precision", r.ods.precision},
+                {"threshold", r.ods.threshold}}},
+              {"ois", {{"f", r.ois.f}, {"recall", r.ois.recall}, {"precision", r.ois.precision}}},
+              {"ap", r.ap},
+              {"curve", curve}},
+             human.str());
+}
+
+void add_edges_eval(CLI::App& eval) {
+  auto c = std::make_shared<EdgesEvalCommand>();
+  CLI::App* sub =
+      add_command(eval, "edges", "BSDS500 boundary benchmark: ODS, OIS, AP of soft edge maps",
+                  [c](Context& ctx) { run_edges_eval(ctx, *c); });
+  sub->add_option("--pred", c->pred, "folder of soft edge maps <id>.png")->required();
+  sub->add_option("--gt", c->gt, "folder of annotations <id>_<k>.png")->required();
+  sub->add_option("--thresholds", c->options.thresholds, "number of thresholds")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  sub->add_option("--max-dist", c->options.max_dist, "match tolerance (fraction of the diagonal)")
+      ->capture_default_str();
+  sub->add_option("--out", c->out_dir, "write eval_bdry.txt, eval_bdry_thr.txt, eval_bdry_img.txt");
+  sub->add_option("--plot", c->plot, "write the PR curve as SVG");
+}
+
 }  // namespace
 
 void register_eval(CLI::App& app) {
@@ -153,6 +231,7 @@ void register_eval(CLI::App& app) {
   eval->require_subcommand(1);
   add_filter_denoise(*eval);
   add_gcc(*eval);
+  add_edges_eval(*eval);
 }
 
 }  // namespace strata::cli

@@ -12,7 +12,10 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "strata/core/error.hpp"
+#include "strata/core/file.hpp"
 #include "strata/image/codec.hpp"
 #include "testing.hpp"
 
@@ -287,6 +290,25 @@ TEST(BoundaryBenchmark, DISABLED_TimingSobelBsds500Test) {
   if (!limit) {
     EXPECT_EQ(rep.ids.size(), 200u);
   }
+}
+
+TEST(BoundaryCli, EvalEdgesOnTheSelfTest) {
+  const std::string root = testing::data_path("bsds500/selftest");
+  if (!testing::exists(root + "/png")) GTEST_SKIP() << "needs " << root;
+  testing::TempDir dir;
+  const auto r =
+      testing::run_strata({"--json", "eval", "edges", "--pred", root + "/png", "--gt", root + "/gt",
+                           "--thresholds", "5", "--out", dir.path(), "--plot", dir.file("pr.svg")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["images"], 5);
+  EXPECT_NEAR(j["ods"]["f"].get<double>(), 0.704628, 1e-3);  // test_2/eval_bdry.txt
+  EXPECT_NEAR(j["ap"].get<double>(), 0.307627, 1e-3);
+  for (const char* f : {"eval_bdry.txt", "eval_bdry_thr.txt", "eval_bdry_img.txt", "pr.svg"})
+    EXPECT_TRUE(path_exists(dir.file(f))) << f;
+  const auto bad =
+      testing::run_strata({"eval", "edges", "--pred", dir.file("none"), "--gt", root + "/gt"});
+  EXPECT_EQ(bad.exit_code, 1);
 }
 
 }  // namespace
