@@ -1,6 +1,7 @@
 // strata edges IN -o OUT.png: the HIPe guider's edge-confidence map (paper §3.2).
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <memory>
 
 #include "cli/app.hpp"
@@ -15,23 +16,38 @@ namespace strata::cli {
 namespace {
 
 struct EdgesCommand {
-  std::string input, output, model_dir;
+  std::string input, output, model_dir, method = "hipe";
   int recurrences = 24;
   bool nms = false;
+  double sigma = 1.0, low = 0.1, high = 0.0;
 };
+
+// The edge map of `method`, 1×H×W: hipe (mean of the guider's maps), sobel (gradient
+// magnitude) or canny (0/1 with --high > 0, else the suppressed magnitude); sobel and canny
+// soft maps are scaled to a maximum of 1.
+torch::Tensor edge_map(Context& ctx, const EdgesCommand& c, const torch::Tensor& image) {
+  if (c.method == "hipe") {
+    auto guider = load_hipe_guider(model_dir(c.model_dir), ctx.device());
+    return models::hipe_edges(guider, image.to(ctx.device()), c.recurrences);
+  }
+  const auto soft = c.method == "sobel" ? filter::sobel_magnitude(image)
+                                        : filter::canny(image, c.sigma, c.low, c.high);
+  if (c.method == "canny" && c.high > 0.0) return soft;
+  return soft / std::max(soft.max().item<double>(), 1e-12);
+}
 
 void run_edges(Context& ctx, const EdgesCommand& c) {
   check(c.recurrences >= 1 && c.recurrences <= 256, "", "--recurrences must be in 1..256");
   check_output_path(c.output, {c.input}, ctx.options().force);
   const auto image = image::read_image(c.input, ctx.read_options(image::ChannelMode::Rgb));
-  auto guider = load_hipe_guider(model_dir(c.model_dir), ctx.device());
-  auto edges = models::hipe_edges(guider, image.to(ctx.device()), c.recurrences)[0];
+  auto edges = edge_map(ctx, c, image)[0];
   if (c.nms) edges = filter::edge_nms(edges, filter::edge_orientation(edges));
   image::write_image(c.output, edges.unsqueeze(0).cpu());
   ctx.log("wrote " + c.output);
   ctx.result({{"command", "edges"},
               {"input", c.input},
               {"output", c.output},
+              {"method", c.method},
               {"recurrences", c.recurrences},
               {"nms", c.nms},
               {"device", ctx.device().str()}},
@@ -42,13 +58,20 @@ void run_edges(Context& ctx, const EdgesCommand& c) {
 
 void register_edges(CLI::App& app) {
   auto c = std::make_shared<EdgesCommand>();
-  CLI::App* sub = add_command(app, "edges", "Edge-confidence map from the HIPe guider",
-                              [c](Context& ctx) { run_edges(ctx, *c); });
+  CLI::App* sub = add_command(
+      app, "edges", "Edge maps: the HIPe guider's edge confidence, or Sobel / Canny baselines",
+      [c](Context& ctx) { run_edges(ctx, *c); });
   sub->add_option("input", c->input, "input image")->required();
   sub->add_option("-o,--out", c->output, "output image (.png, .pfm for float)")->required();
   sub->add_option("--recurrences", c->recurrences, "guider recurrences averaged")
       ->capture_default_str();
   sub->add_flag("--nms", c->nms, "thin by non-maximum suppression (structured-edges style)");
+  sub->add_option("--method", c->method, "hipe (the guider), sobel or canny")
+      ->check(CLI::IsMember({"hipe", "sobel", "canny"}))
+      ->capture_default_str();
+  sub->add_option("--sigma", c->sigma, "canny: Gaussian σ")->capture_default_str();
+  sub->add_option("--low", c->low, "canny: low threshold")->capture_default_str();
+  sub->add_option("--high", c->high, "canny: high threshold (0: soft map)")->capture_default_str();
   sub->add_option("--model", c->model_dir, "folder with hipe-guider.safetensors");
 }
 

@@ -6,7 +6,10 @@
 #include <cmath>
 #include <vector>
 
+#include "padding.hpp"
 #include "strata/core/error.hpp"
+#include "strata/filter/box.hpp"
+#include "strata/filter/common.hpp"
 
 namespace strata::filter {
 
@@ -129,6 +132,105 @@ torch::Tensor edge_nms(const torch::Tensor& edges, const torch::Tensor& orientat
   for (std::int64_t y = 0; y < h; ++y)
     for (std::int64_t x = 0; x < w; ++x) qp[y * w + x] *= ramp(x, w) * ramp(y, h);
   return out.to(edges.device());
+}
+
+namespace {
+
+struct SobelGradients {
+  torch::Tensor gx, gy;  // N×1×H×W
+};
+
+SobelGradients sobel(const torch::Tensor& image) {
+  const Batched b = as_batched(image, "input");
+  const auto gray = b.x.mean(1, true);
+  const auto p = pad_reflect101(pad_reflect101(gray, 2, 1), 3, 1);
+  const auto h = gray.size(2), w = gray.size(3);
+  const auto at = [&p, h, w](int dy, int dx) {
+    return p.narrow(2, 1 + dy, h).narrow(3, 1 + dx, w);
+  };
+  // gx = [-1 0 1; -2 0 2; -1 0 1] ⊛, gy its transpose
+  const auto gx = (at(-1, 1) - at(-1, -1)) + 2.0 * (at(0, 1) - at(0, -1)) + (at(1, 1) - at(1, -1));
+  const auto gy = (at(1, -1) - at(-1, -1)) + 2.0 * (at(1, 0) - at(-1, 0)) + (at(1, 1) - at(-1, 1));
+  return {gx, gy};
+}
+
+// Keeps the magnitude where it is a maximum along the gradient direction (4 sectors of 45°).
+torch::Tensor suppress_non_maxima(const torch::Tensor& gx, const torch::Tensor& gy,
+                                  const torch::Tensor& mag) {
+  const auto m = mag.to(torch::kCPU, torch::kFloat32).contiguous();
+  const auto ax = gx.to(torch::kCPU, torch::kFloat32).contiguous();
+  const auto ay = gy.to(torch::kCPU, torch::kFloat32).contiguous();
+  const std::int64_t h = m.size(0), w = m.size(1);
+  auto out = torch::zeros_like(m);
+  const float *mp = m.data_ptr<float>(), *xp = ax.data_ptr<float>(), *yp = ay.data_ptr<float>();
+  float* op = out.data_ptr<float>();
+  const auto value = [&](std::int64_t y, std::int64_t x) {
+    return y < 0 || y >= h || x < 0 || x >= w ? 0.f : mp[y * w + x];
+  };
+  constexpr float kTan22 = 0.41421356f;  // tan 22.5°
+  for (std::int64_t y = 0; y < h; ++y)
+    for (std::int64_t x = 0; x < w; ++x) {
+      const float v = mp[y * w + x], dx = xp[y * w + x], dy = yp[y * w + x];
+      if (v <= 0.f) continue;
+      const float adx = std::abs(dx), ady = std::abs(dy);
+      int sx = 1, sy = 0;  // horizontal gradient
+      if (ady <= kTan22 * adx)
+        sx = 1, sy = 0;
+      else if (adx <= kTan22 * ady)
+        sx = 0, sy = 1;  // vertical gradient
+      else
+        sx = 1, sy = (dx > 0) == (dy > 0) ? 1 : -1;  // diagonal
+      if (v > value(y - sy, x - sx) && v >= value(y + sy, x + sx)) op[y * w + x] = v;
+    }
+  return out;
+}
+
+// Hysteresis: edges are the 8-connected components of (mag ≥ low) that contain a mag ≥ high.
+torch::Tensor hysteresis(const torch::Tensor& mag, double low, double high) {
+  const std::int64_t h = mag.size(0), w = mag.size(1);
+  auto out = torch::zeros({h, w}, torch::kFloat32);
+  const float* mp = mag.data_ptr<float>();
+  float* op = out.data_ptr<float>();
+  std::vector<std::int64_t> stack;
+  for (std::int64_t i = 0; i < h * w; ++i)
+    if (mp[i] >= high && op[i] == 0.f) {
+      op[i] = 1.f;
+      stack.push_back(i);
+      while (!stack.empty()) {
+        const std::int64_t j = stack.back();
+        stack.pop_back();
+        const std::int64_t y = j / w, x = j % w;
+        for (std::int64_t ny = std::max<std::int64_t>(0, y - 1); ny <= std::min(h - 1, y + 1); ++ny)
+          for (std::int64_t nx = std::max<std::int64_t>(0, x - 1); nx <= std::min(w - 1, x + 1);
+               ++nx) {
+            const std::int64_t k = ny * w + nx;
+            if (op[k] == 0.f && mp[k] >= low) {
+              op[k] = 1.f;
+              stack.push_back(k);
+            }
+          }
+      }
+    }
+  return out;
+}
+
+}  // namespace
+
+torch::Tensor sobel_magnitude(const torch::Tensor& image) {
+  const auto g = sobel(image);
+  const auto mag = torch::sqrt(g.gx.square() + g.gy.square());
+  return image.dim() == 3 ? mag.squeeze(0) : mag;
+}
+
+torch::Tensor canny(const torch::Tensor& image, double sigma, double low, double high) {
+  check(image.defined() && image.dim() == 3, "", "canny: expected a C×H×W image");
+  check(std::isfinite(sigma) && sigma >= 0.0 && low >= 0.0 && (high <= 0.0 || low <= high), "",
+        "canny: need sigma >= 0 and 0 <= low <= high");
+  const auto smooth = sigma > 0.0 ? gaussian_blur(image, sigma) : image;
+  const auto g = sobel(smooth);
+  const auto gx = g.gx[0][0], gy = g.gy[0][0];
+  const auto nms = suppress_non_maxima(gx, gy, torch::sqrt(gx.square() + gy.square()));
+  return (high <= 0.0 ? nms : hysteresis(nms, low, high)).unsqueeze(0).to(image.device());
 }
 
 }  // namespace strata::filter

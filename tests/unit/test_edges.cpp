@@ -2,6 +2,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <cstdio>
 
 #include "strata/core/error.hpp"
 #include "strata/core/file.hpp"
@@ -9,6 +10,12 @@
 #include "strata/image/tensor.hpp"
 #include "strata/models/hipe.hpp"
 #include "testing.hpp"
+
+#ifdef STRATA_HAVE_OPENCV
+#include <opencv2/imgproc.hpp>
+
+#include "opencv_bridge.hpp"
+#endif
 
 namespace strata::filter {
 namespace {
@@ -48,6 +55,65 @@ TEST(EdgeNms, ThinsARidgeToItsCentre) {
   EXPECT_THROW(edge_nms(e, torch::zeros({3, 3})), Error);
 }
 
+// Shapes on a gradient background, quantised to 8 bits (so OpenCV's 8-bit Canny sees the same).
+torch::Tensor shapes_image() {
+  auto x = torch::linspace(0.1, 0.4, 90).view({1, 1, 90}).expand({1, 70, 90}).clone();
+  x.narrow(1, 15, 30).narrow(2, 20, 35).fill_(0.8);
+  x.narrow(1, 40, 20).narrow(2, 50, 30).fill_(0.55);
+  return (x * 255.0).round() / 255.0;
+}
+
+TEST(Sobel, MagnitudeByHand) {
+  auto step = torch::zeros({1, 6, 8});
+  step.narrow(2, 4, 4).fill_(1.0);
+  const auto m = sobel_magnitude(step);
+  EXPECT_EQ(m.sizes(), (std::vector<std::int64_t>{1, 6, 8}));
+  EXPECT_NEAR(m[0][3][3].item<double>(), 4.0, 1e-6);  // (1 + 2 + 1) · 1 across the step
+  EXPECT_NEAR(m[0][3][4].item<double>(), 4.0, 1e-6);
+  EXPECT_EQ(m[0][3][1].item<double>(), 0.0);
+}
+
+TEST(Canny, StepGivesOneThinLine) {
+  auto step = torch::zeros({1, 20, 24});
+  step.narrow(2, 12, 12).fill_(1.0);
+  const auto e = canny(step, 0.0, 0.5, 1.0);
+  // A single column of edge pixels along the step, full height.
+  EXPECT_EQ(e.sum().item<double>(), 20.0);
+  EXPECT_EQ(e.sum(1).gt(0).sum().item<double>(), 1.0);
+  // Soft output: the suppressed magnitude.
+  EXPECT_NEAR(canny(step, 0.0, 0.0, 0.0).max().item<double>(), 4.0, 1e-6);
+  EXPECT_THROW(canny(step, -1.0, 0.1, 0.2), Error);
+}
+
+#ifdef STRATA_HAVE_OPENCV
+TEST(SobelOpenCV, Matches) {
+  const auto x = shapes_image();
+  cv::Mat gx, gy, mag;
+  const cv::Mat m = testing::to_mat(x);
+  cv::Sobel(m, gx, CV_32F, 1, 0, 3, 1, 0, cv::BORDER_REFLECT_101);
+  cv::Sobel(m, gy, CV_32F, 0, 1, 3, 1, 0, cv::BORDER_REFLECT_101);
+  cv::magnitude(gx, gy, mag);
+  EXPECT_LT(max_abs_diff(sobel_magnitude(x), testing::from_mat(mag)), 1e-5);
+}
+
+TEST(CannyOpenCV, AgreesOnShapes) {
+  const auto x = shapes_image();
+  cv::Mat img8;
+  testing::to_mat(x * 255.0).convertTo(img8, CV_8U);
+  cv::Mat edges;
+  cv::Canny(img8, edges, 40.0, 100.0, 3, true);  // L2 gradient, thresholds on 0-255 images
+  cv::Mat edges_f;
+  edges.convertTo(edges_f, CV_32F, 1.0 / 255.0);
+  const auto ref = testing::from_mat(edges_f);
+  const auto ours = canny(x, 0.0, 40.0 / 255.0, 100.0 / 255.0);
+  const double differ = (ours - ref).abs().sum().item<double>();
+  const double total = ref.sum().item<double>();
+  std::printf("[ measured ] canny vs OpenCV: %g of %g edge pixels differ\n", differ, total);
+  EXPECT_GT(total, 100.0);
+  EXPECT_LE(differ, 0.01 * total);
+}
+#endif  // STRATA_HAVE_OPENCV
+
 TEST(HipeEdges, MeanOfGuidanceMaps) {
   torch::manual_seed(0);
   models::HipeGuider guider;
@@ -71,6 +137,14 @@ TEST(EdgesCli, WritesMapsAndRejectsBadInput) {
   const auto e = image::read_image(dir.file("e.png"));
   EXPECT_EQ(e.size(0), 1);
   EXPECT_GT(e.max().item<double>(), 0.0);
+  for (const char* method : {"sobel", "canny"}) {
+    r = testing::run_strata(
+        {"-q", "edges", scene, "-o", dir.file(std::string(method) + ".png"), "--method", method});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NEAR(image::read_image(dir.file(std::string(method) + ".png")).max().item<double>(), 1.0,
+                1e-6)
+        << method;
+  }
   r = testing::run_strata({"edges", dir.file("missing.png"), "-o", dir.file("x.png")});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_FALSE(path_exists(dir.file("x.png")));

@@ -22,4 +22,14 @@ torch::Tensor edge_orientation(const torch::Tensor& edges);
 torch::Tensor edge_nms(const torch::Tensor& edges, const torch::Tensor& orientation, int r = 1,
                        int border = 5, double m = 1.01);
 
+/// Sobel gradient magnitude √(gx² + gy²) of an image's gray version (channel mean), 3×3 Sobel
+/// kernels, reflect-101 borders. C×H×W → 1×H×W (N×C×H×W → N×1×H×W).
+torch::Tensor sobel_magnitude(const torch::Tensor& image);
+
+/// Canny edge detector (Canny 1986), our own: gray (channel mean), optional Gaussian blur σ
+/// (0: none), Sobel gradients (L2 magnitude), non-maximum suppression in 4 directions, hysteresis
+/// from magnitudes ≥ high through 8-connected magnitudes ≥ low (thresholds on [0,1] images).
+/// Returns 0/1, 1×H×W. With `high` ≤ 0 it returns the suppressed magnitude itself (a soft map).
+torch::Tensor canny(const torch::Tensor& image, double sigma, double low, double high);
+
 }  // namespace strata::filter
