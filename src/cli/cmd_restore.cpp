@@ -4,8 +4,8 @@
 
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <memory>
+#include <sstream>
 
 #include "cli/app.hpp"
 #include "strata/core/error.hpp"
@@ -17,15 +17,15 @@ namespace strata::cli {
 namespace {
 
 struct RestoreCommand {
-  std::string task, input, output, reference, mask, log, upsampling = "bilinear";
+  std::string task, input, output, reference, mask, log, upsampling = "bilinear",
+                                                         spectral_norm = "power";
   int max_iters = 3000, scale = 4;
   double lambda = 0.0, sigma = 0.0;
   bool no_auto_stop = false, fbc = false;
 };
 
 void write_log(const std::string& path, const train::RestoreResult& r) {
-  std::ofstream out(path + ".tmp");
-  check(static_cast<bool>(out), path, "cannot write the log");
+  std::ostringstream out;
   out << "iteration,loss,psnr,ratio";
   const std::size_t bands = r.history.empty() ? 0 : r.history.front().fbc.size();
   for (std::size_t b = 0; b < bands; ++b) out << ",fbc" << b + 1;
@@ -35,8 +35,8 @@ void write_log(const std::string& path, const train::RestoreResult& r) {
     for (const double v : p.fbc) out << ',' << v;
     out << '\n';
   }
-  out.close();
-  check(std::rename((path + ".tmp").c_str(), path.c_str()) == 0, path, "cannot write the log");
+  const std::string text = out.str();
+  write_file_atomic(path, text.data(), text.size());
 }
 
 void run_restore(Context& ctx, const RestoreCommand& c) {
@@ -65,6 +65,7 @@ void run_restore(Context& ctx, const RestoreCommand& c) {
   o.lambda = c.lambda;
   o.upsampling =
       c.upsampling == "gaussian" ? models::Upsampling::Gaussian : models::Upsampling::Bilinear;
+  o.spectral_norm = c.spectral_norm == "exact" ? nn::SpectralNorm::Exact : nn::SpectralNorm::Power;
   o.auto_stop = !c.no_auto_stop;
   o.frequency_bands = c.fbc;
   o.seed = ctx.options().seed;
@@ -116,6 +117,9 @@ void register_restore(CLI::App& app) {
   sub->add_option("--sigma", c->sigma, "add Gaussian noise of this σ (0-255) first (benchmarks)");
   sub->add_option("--upsampling", c->upsampling, "bilinear | gaussian")
       ->check(CLI::IsMember({"bilinear", "gaussian"}));
+  sub->add_option("--spectral-norm", c->spectral_norm,
+                  "‖W‖ for the Lipschitz bound: power (iteration, default) or exact (SVD)")
+      ->check(CLI::IsMember({"power", "exact"}));
   sub->add_flag("--no-auto-stop", c->no_auto_stop, "run to the iteration cap");
   sub->add_flag("--fbc", c->fbc, "log the frequency-band correspondence (Eq. 2.1)");
   sub->add_option("--log", c->log, "CSV of loss, PSNR, stop ratio (and FBC) per iteration");

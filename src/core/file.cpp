@@ -125,6 +125,12 @@ std::string basename_of(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
+std::string stem_of(const std::string& path) {
+  const std::string base = basename_of(path);
+  const auto dot = base.rfind('.');
+  return dot == std::string::npos ? base : base.substr(0, dot);
+}
+
 std::string extension_of(const std::string& path) {
   const std::string base = basename_of(path);
   const auto dot = base.find_last_of('.');

@@ -214,11 +214,6 @@ BinaryMap read_boundary_map(const std::string& path) {
 
 namespace {
 
-std::string stem_of(const std::string& name) {
-  const auto dot = name.rfind('.');
-  return dot == std::string::npos ? name : name.substr(0, dot);
-}
-
 struct Job {
   std::string id, pred;
   std::vector<std::string> gts;
@@ -228,7 +223,7 @@ struct Job {
 std::vector<Job> collect_jobs(const std::string& pred_dir, const std::string& gt_dir) {
   std::vector<Job> jobs;
   for (const auto& path : image::list_images(pred_dir)) {
-    Job j{stem_of(basename_of(path)), path, {}};
+    Job j{stem_of(path), path, {}};
     for (int k = 1;; ++k) {
       const std::string gt = gt_dir + "/" + j.id + "_" + std::to_string(k) + ".png";
       if (!path_exists(gt)) break;

@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "strata/core/error.hpp"
+#include "strata/image/color.hpp"
 
 namespace strata::eval {
 
@@ -51,7 +52,7 @@ torch::Tensor dip_gray(const torch::Tensor& image) {
   check_image(image, "dip_gray");
   const auto x = image.to(torch::kFloat64);
   if (x.size(0) == 1) return x[0];
-  return (0.2989 * x[0] + 0.5870 * x[1] + 0.1140 * x[2]).clamp(0.0, 1.0);
+  return image::rgb_to_gray(x, image::LumaWeights::Matlab)[0].clamp(0.0, 1.0);
 }
 
 std::vector<double> frequency_band_correspondence(const torch::Tensor& output,

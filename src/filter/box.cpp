@@ -215,20 +215,6 @@ std::vector<double> gaussian_taps(double sigma, std::int64_t radius) {
   return w;
 }
 
-// Symmetric 1-D convolution along `dim` with reflect-101 borders.
-torch::Tensor convolve_symmetric(const torch::Tensor& x, std::int64_t dim,
-                                 const std::vector<double>& taps) {
-  const auto radius = static_cast<std::int64_t>(taps.size()) - 1;
-  const std::int64_t n = x.size(dim);
-  const auto padded = pad_reflect101(x, dim, radius);
-  auto out = padded.narrow(dim, radius, n) * taps[0];
-  for (std::int64_t k = 1; k <= radius; ++k) {
-    out.add_(padded.narrow(dim, radius - k, n), taps[static_cast<std::size_t>(k)]);
-    out.add_(padded.narrow(dim, radius + k, n), taps[static_cast<std::size_t>(k)]);
-  }
-  return out;
-}
-
 }  // namespace
 
 torch::Tensor box_filter(const torch::Tensor& x, int radius) {
@@ -260,7 +246,8 @@ torch::Tensor gaussian_blur(const torch::Tensor& x, double sigma, int radius) {
                              : static_cast<std::int64_t>(std::ceil(3.0 * sigma));
   if (r == 0) return b.restore(b.x.clone());
   const auto taps = gaussian_taps(sigma, r);
-  return b.restore(convolve_symmetric(convolve_symmetric(b.x, 2, taps), 3, taps));
+  return b.restore(convolve_symmetric(convolve_symmetric(b.x, 2, taps, Border::Reflect101), 3, taps,
+                                      Border::Reflect101));
 }
 
 torch::Tensor unsharp_mask(const torch::Tensor& x, double sigma, double amount) {

@@ -15,34 +15,16 @@ namespace strata::filter {
 
 namespace {
 
-// 1-D convolution along `dim` with a symmetric kernel, edges padded by symmetric reflection
-// (x[-1] = x[0], x[-2] = x[1], …).
-torch::Tensor convolve_symmetric_edges(const torch::Tensor& x, std::int64_t dim,
-                                       const std::vector<double>& taps) {
-  const auto r = static_cast<std::int64_t>(taps.size() / 2);
-  const std::int64_t n = x.size(dim);
-  std::vector<torch::Tensor> parts;
-  for (std::int64_t k = r; k >= 1; --k) parts.push_back(x.narrow(dim, std::min(k - 1, n - 1), 1));
-  parts.push_back(x);
-  for (std::int64_t k = 1; k <= r; ++k)
-    parts.push_back(x.narrow(dim, std::max(n - k, std::int64_t{0}), 1));
-  const auto padded = torch::cat(parts, dim);
-  auto out = torch::zeros_like(x);
-  for (std::size_t i = 0; i < taps.size(); ++i)
-    out.add_(padded.narrow(dim, static_cast<std::int64_t>(i), n), taps[i]);
-  return out;
-}
-
+// Half taps w[0..r] of convTri's kernel (w[-k] = w[k]).
 std::vector<double> triangle_taps(double r) {
-  std::vector<double> taps;
   if (r < 1.0) {
     const double p = 12.0 / r / (r + 2.0) - 2.0;
-    taps = {1.0 / (2.0 + p), p / (2.0 + p), 1.0 / (2.0 + p)};
-    return taps;
+    return {p / (2.0 + p), 1.0 / (2.0 + p)};
   }
   const auto ri = static_cast<int>(std::round(r));
   const double norm = static_cast<double>((ri + 1) * (ri + 1));
-  for (int k = -ri; k <= ri; ++k) taps.push_back(static_cast<double>(ri + 1 - std::abs(k)) / norm);
+  std::vector<double> taps;
+  for (int k = 0; k <= ri; ++k) taps.push_back(static_cast<double>(ri + 1 - k) / norm);
   return taps;
 }
 
@@ -80,8 +62,8 @@ torch::Tensor triangle_blur(const torch::Tensor& x, double r) {
   check(std::isfinite(r) && r >= 0.0, "", "triangle_blur: r must be >= 0");
   if (r == 0.0) return x.clone();
   const auto taps = triangle_taps(r);
-  return convolve_symmetric_edges(convolve_symmetric_edges(x, x.dim() - 2, taps), x.dim() - 1,
-                                  taps);
+  return convolve_symmetric(convolve_symmetric(x, x.dim() - 2, taps, Border::Symmetric),
+                            x.dim() - 1, taps, Border::Symmetric);
 }
 
 torch::Tensor edge_orientation(const torch::Tensor& edges) {

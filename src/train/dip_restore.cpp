@@ -79,6 +79,7 @@ RestoreResult dip_restore(const torch::Tensor& degraded, const RestoreOptions& o
   net_options.out_channels = static_cast<int>(c);
   net_options.lambda = o.lambda;
   net_options.upsampling = o.upsampling;
+  net_options.spectral_norm = o.spectral_norm;
   models::DipDecoder net(net_options);
   net->to(o.device);
   // The input is 1/32 of the output size, at least 2×2 so that reflection padding applies.

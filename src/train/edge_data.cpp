@@ -18,12 +18,6 @@ torch::Tensor to_u8(const torch::Tensor& x) {
   return x.mul(255.0).round_().clamp_(0, 255).to(torch::kUInt8);
 }
 
-std::string stem_of(const std::string& path) {
-  const std::string base = basename_of(path);
-  const auto dot = base.rfind('.');
-  return dot == std::string::npos ? base : base.substr(0, dot);
-}
-
 // Mean of the boundary maps <id>_<k>.png (k = 1, 2, ...) in `dir`, 1×H×W in [0, 1].
 torch::Tensor annotator_mean(const std::string& dir, const std::string& id,
                              const std::string& image) {

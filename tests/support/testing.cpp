@@ -47,6 +47,12 @@ std::vector<std::uint8_t> read_bytes(const std::string& path) {
 
 bool cuda_available() { return torch::cuda::is_available(); }
 
+std::int64_t parameter_count(const torch::nn::Module& m) {
+  std::int64_t n = 0;
+  for (const auto& p : m.parameters()) n += p.numel();
+  return n;
+}
+
 double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
   return (a.to(torch::kCPU, torch::kFloat64) - b.to(torch::kCPU, torch::kFloat64))
       .abs()

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <torch/nn/module.h>
 #include <torch/types.h>
 
 #include <cstdint>
@@ -40,6 +41,8 @@ bool cuda_available();
 
 /// Max |a - b| over all elements (both moved to CPU float64).
 double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b);
+/// Number of trainable values (parameters) of a module and its submodules.
+std::int64_t parameter_count(const torch::nn::Module& m);
 
 /// Result of running the strata executable.
 struct RunResult {

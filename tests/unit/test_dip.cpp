@@ -17,17 +17,13 @@
 namespace strata::models {
 namespace {
 
-std::int64_t trainable(const torch::nn::Module& m) {
-  std::int64_t n = 0;
-  for (const auto& p : m.parameters()) n += p.numel();
-  return n;
-}
+using testing::parameter_count;
 
 TEST(DipDecoder, PublishedParameterCounts) {
-  EXPECT_EQ(trainable(*DipDecoder()), 1662339);
+  EXPECT_EQ(parameter_count(*DipDecoder()), 1662339);
   DipDecoderOptions gray;
   gray.out_channels = 1;
-  EXPECT_EQ(trainable(*DipDecoder(gray)), 1662081);
+  EXPECT_EQ(parameter_count(*DipDecoder(gray)), 1662081);
 }
 
 TEST(DipDecoder, ShapesAndRange) {

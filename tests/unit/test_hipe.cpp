@@ -17,12 +17,7 @@ namespace strata::models {
 namespace {
 
 using testing::max_abs_diff;
-
-std::int64_t parameter_count(const torch::nn::Module& m) {
-  std::int64_t n = 0;
-  for (const auto& p : m.parameters()) n += p.numel();
-  return n;
-}
+using testing::parameter_count;
 
 torch::Tensor test_image(std::int64_t h, std::int64_t w, std::uint64_t seed = 3) {
   torch::manual_seed(static_cast<std::int64_t>(seed));

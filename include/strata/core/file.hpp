@@ -36,6 +36,8 @@ std::string extension_of(const std::string& path);
 std::string parent_of(const std::string& path);
 /// The last component of a path ("a/b/c.png" -> "c.png").
 std::string basename_of(const std::string& path);
+/// The last component without its extension ("a/b/c.png" -> "c", "a/b.x/c" -> "c").
+std::string stem_of(const std::string& path);
 
 bool path_exists(const std::string& path);
 bool is_directory(const std::string& path);

@@ -36,6 +36,7 @@ struct RestoreOptions {
   double lambda =
       0.0;  ///< Lipschitz bound; 0: the task's default (1.4, inpainting 1.6, enhance 1.0)
   models::Upsampling upsampling = models::Upsampling::Bilinear;
+  nn::SpectralNorm spectral_norm = nn::SpectralNorm::Power;  ///< exact SVD or power iteration
   bool auto_stop = true;
   int stop_window = 100;         ///< n of Eq. 2.8
   double stop_epsilon = 0.01;    ///< ε of Eq. 2.8
