@@ -88,19 +88,13 @@ torch::Tensor guided(const torch::Tensor& p, const torch::Tensor& g, int radius,
   const auto n = p.size(0), c = p.size(1), h = p.size(2), w = p.size(3);
   const auto guide = g.to(p.scalar_type());
   const auto reg_map = reg.defined() ? reg.to(torch::kFloat32) : reg;
-  auto* stream = current_stream();
-  auto q = torch::empty_like(p);
-  if (cuda::guided_one_pass(radius)) {
-    check_launch(cuda::guided_filter(describe(p), describe(guide), describe(reg_map),
-                                     static_cast<float>(eps), radius, colour, describe(q), stream),
-                 "guided_filter");
-    return q;
-  }
   auto coef = torch::empty({n, c * (colour ? 4 : 2), h, w}, p.options().dtype(torch::kFloat32));
+  auto* stream = current_stream();
   check_launch(
       cuda::guided_coefficients(describe(p), describe(guide), describe(reg_map),
                                 static_cast<float>(eps), radius, colour, describe(coef), stream),
       "guided_filter");
+  auto q = torch::empty_like(p);
   check_launch(
       cuda::guided_apply(describe(coef), describe(guide), radius, colour, describe(q), stream),
       "guided_filter");

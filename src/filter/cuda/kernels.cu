@@ -1,6 +1,5 @@
 // Fused CUDA kernels of the box-window filters: the sweep (sweep.cuh) with an Op per filter stage.
 #include "kernels.hpp"
-#include "strip.cuh"
 #include "sweep.cuh"
 
 namespace strata::filter::cuda {
@@ -18,7 +17,7 @@ int dim(const Tensor4& t, int i) { return static_cast<int>(t.size[i]); }
 
 template <class T>
 struct BoxOp {
-  static constexpr int K = 1, J = 0, kColumnsPerThread = 1;
+  static constexpr int K = 1, kColumnsPerThread = 1;
   View<const T> in;
   View<T> out;
   int channels;
@@ -52,19 +51,13 @@ struct GrayCoefficientsOp {
     v[2] = q;
     v[3] = i * q;
   }
-  __device__ void coefficients(int z, int y, int x, const float (&m)[K], float (&ab)[2]) const {
+  __device__ void emit(int z, int y, int x, const float (&m)[K]) const {
     const int n = z / channels, c = z % channels;
     const float var = m[1] - m[0] * m[0], cov = m[3] - m[0] * m[2];
     const float e = reg.data ? reg.get(n, reg_channels == 1 ? 0 : guide_channel(c), y, x) : eps;
-    ab[0] = cov / (var + e);      // He et al. Eq. 5
-    ab[1] = m[2] - ab[0] * m[0];  // Eq. 6
-  }
-  __device__ void emit(int z, int y, int x, const float (&m)[K]) const {
-    const int n = z / channels, c = z % channels;
-    float ab[2];
-    coefficients(z, y, x, m, ab);
-    coef.set(n, 2 * c, y, x, ab[0]);
-    coef.set(n, 2 * c + 1, y, x, ab[1]);
+    const float a = cov / (var + e);  // He et al. Eq. 5
+    coef.set(n, 2 * c, y, x, a);
+    coef.set(n, 2 * c + 1, y, x, m[2] - a * m[0]);  // Eq. 6
   }
 };
 
@@ -104,8 +97,9 @@ struct ColourCoefficientsOp {
 
   // a = (Σ + reg·U)⁻¹ cov (He et al. Eq. 14) with the symmetric inverse adj(Σ) / det(Σ),
   // b = mean(p) − a · mean(I) (Eq. 15).
-  __device__ void coefficients(int z, int y, int x, const float (&m)[K], float (&a)[4 * B]) const {
-    const float e = reg.data ? reg.get(z / blocks, 0, y, x) : eps;
+  __device__ void emit(int z, int y, int x, const float (&m)[K]) const {
+    const int n = z / blocks, c0 = (z % blocks) * B;
+    const float e = reg.data ? reg.get(n, 0, y, x) : eps;
     const float s00 = m[3] - m[0] * m[0] + e, s01 = m[4] - m[0] * m[1], s02 = m[5] - m[0] * m[2];
     const float s11 = m[6] - m[1] * m[1] + e, s12 = m[7] - m[1] * m[2],
                 s22 = m[8] - m[2] * m[2] + e;
@@ -118,34 +112,17 @@ struct ColourCoefficientsOp {
       const float mp = m[9 + j];
       const float v0 = m[9 + B + 3 * j] - m[0] * mp, v1 = m[9 + B + 3 * j + 1] - m[1] * mp,
                   v2 = m[9 + B + 3 * j + 2] - m[2] * mp;
-      float* aj = a + 4 * j;
-      aj[0] = (v0 * c00 + v1 * c01 + v2 * c02) * inv_det;
-      aj[1] = (v0 * c01 + v1 * c11 + v2 * c12) * inv_det;
-      aj[2] = (v0 * c02 + v1 * c12 + v2 * c22) * inv_det;
-      aj[3] = mp - aj[0] * m[0] - aj[1] * m[1] - aj[2] * m[2];
+      const float a0 = (v0 * c00 + v1 * c01 + v2 * c02) * inv_det;
+      const float a1 = (v0 * c01 + v1 * c11 + v2 * c12) * inv_det;
+      const float a2 = (v0 * c02 + v1 * c12 + v2 * c22) * inv_det;
+      const int c = 4 * (c0 + j);
+      coef.set(n, c, y, x, a0);
+      coef.set(n, c + 1, y, x, a1);
+      coef.set(n, c + 2, y, x, a2);
+      coef.set(n, c + 3, y, x, mp - a0 * m[0] - a1 * m[1] - a2 * m[2]);
     }
   }
-  __device__ void emit(int z, int y, int x, const float (&m)[K]) const {
-    const int n = z / blocks, c0 = (z % blocks) * B;
-    float a[4 * B];
-    coefficients(z, y, x, m, a);
-#pragma unroll
-    for (int i = 0; i < 4 * B; ++i) coef.set(n, 4 * c0 + i, y, x, a[i]);
-  }
 };
-
-// q = Σ_k ā_k I_k + b̄ (He et al. Eq. 8 / 16) at (n, c, y, x) from the G + 1 coefficient means.
-template <class T, int G>
-__device__ void apply_coefficients(const View<const T>& g, const View<T>& q, int n, int c,
-                                   int guide_channels, int y, int x, const float (&m)[G + 1]) {
-  float out = m[G];
-#pragma unroll
-  for (int k = 0; k < G; ++k) {
-    const int gc = G == 3 ? k : (guide_channels == 1 ? 0 : c);
-    out = fmaf(m[k], g.get(n, gc, y, x), out);
-  }
-  q.set(n, c, y, x, out);
-}
 
 // ---- q = Σ_k ā_k I_k + b̄: one slice per (image, channel); G guide channels in the model -------
 
@@ -163,74 +140,41 @@ struct ApplyOp {
     for (int k = 0; k < K; ++k) v[k] = coef.get(n, K * c + k, y, x);
   }
   __device__ void emit(int z, int y, int x, const float (&m)[K]) const {
-    apply_coefficients<T, G>(g, q, z / channels, z % channels, guide_channels, y, x, m);
+    const int n = z / channels, c = z % channels;
+    float out = m[G];
+#pragma unroll
+    for (int k = 0; k < G; ++k) {
+      const int gc = G == 3 ? k : (guide_channels == 1 ? 0 : c);
+      out = fmaf(m[k], g.get(n, gc, y, x), out);
+    }
+    q.set(n, c, y, x, out);
   }
 };
-
-// ---- the whole guided filter in one strip walk: one slice per (image, channel) -----------------
-
-template <class T>
-struct GrayGuidedOp : GrayCoefficientsOp<T> {
-  static constexpr int J = 2;
-  View<T> q;
-
-  __device__ void emit(int z, int y, int x, const float (&m)[J]) const {
-    const int channels = this->channels;
-    apply_coefficients<T, 1>(this->g, q, z / channels, z % channels, this->guide_channels, y, x, m);
-  }
-};
-
-template <class T>
-struct ColourGuidedOp : ColourCoefficientsOp<T, 1> {
-  static constexpr int J = 4;
-  View<T> q;
-
-  __device__ void emit(int z, int y, int x, const float (&m)[J]) const {
-    const int channels = this->blocks;
-    apply_coefficients<T, 3>(this->g, q, z / channels, z % channels, 3, y, x, m);
-  }
-};
-
-StripTuning& strip_tuning() {
-  static StripTuning tuning;
-  return tuning;
-}
-
-bool strip_on(int radius, int stages) {
-  const int c = strip_tuning().columns_per_lane;
-  return c > 0 && radius <= strip_max_radius(stages, c);
-}
 
 template <class T>
 const char* box_typed(const Tensor4& in, const Tensor4& out, int r, cudaStream_t s) {
   const BoxOp<T> op{view<const T>(in), view<T>(out), dim(in, 1)};
-  const int slices = dim(in, 0) * dim(in, 1), h = dim(in, 2), w = dim(in, 3);
-  return strip_on(r, 1) ? strip_walk(op, slices, h, w, r, strip_tuning(), s)
-                        : sweep(op, slices, h, w, r, s);
-}
-
-template <class T>
-GrayCoefficientsOp<T> gray_op(const Tensor4& p, const Tensor4& g, const Tensor4& reg, float eps,
-                              const Tensor4& coef) {
-  return {
-      view<const T>(p), view<const T>(g), view<const float>(reg), eps, view<float>(coef), dim(p, 1),
-      dim(g, 1),        dim(reg, 1)};
-}
-
-template <class T, int B>
-ColourCoefficientsOp<T, B> colour_op(const Tensor4& p, const Tensor4& g, const Tensor4& reg,
-                                     float eps, const Tensor4& coef) {
-  return {view<const T>(p),  view<const T>(g), view<const float>(reg), eps,
-          view<float>(coef), dim(p, 1) / B};
+  return sweep(op, dim(in, 0) * dim(in, 1), dim(in, 2), dim(in, 3), r, s);
 }
 
 template <class T>
 const char* coefficients_typed(const Tensor4& p, const Tensor4& g, const Tensor4& reg, float eps,
                                int r, bool colour, const Tensor4& coef, cudaStream_t s) {
   const int n = dim(p, 0), c = dim(p, 1), h = dim(p, 2), w = dim(p, 3);
-  if (!colour) return sweep(gray_op<T>(p, g, reg, eps, coef), n * c, h, w, r, s);
-  if (c % 3 == 0) return sweep(colour_op<T, 3>(p, g, reg, eps, coef), n * (c / 3), h, w, r, s);
-  return sweep(colour_op<T, 1>(p, g, reg, eps, coef), n * c, h, w, r, s);
+  if (!colour) {
+    const GrayCoefficientsOp<T> op{
+        view<const T>(p), view<const T>(g), view<const float>(reg), eps, view<float>(coef), c,
+        dim(g, 1),        dim(reg, 1)};
+    return sweep(op, n * c, h, w, r, s);
+  }
+  if (c % 3 == 0) {
+    const ColourCoefficientsOp<T, 3> op{
+        view<const T>(p), view<const T>(g), view<const float>(reg), eps, view<float>(coef), c / 3};
+    return sweep(op, n * (c / 3), h, w, r, s);
+  }
+  const ColourCoefficientsOp<T, 1> op{
+      view<const T>(p), view<const T>(g), view<const float>(reg), eps, view<float>(coef), c};
+  return sweep(op, n * c, h, w, r, s);
 }
 
 template <class T>
@@ -243,19 +187,6 @@ const char* apply_typed(const Tensor4& coef, const Tensor4& g, int r, bool colou
   }
   const ApplyOp<T, 1> op{view<const float>(coef), view<const T>(g), view<T>(q), c, dim(g, 1)};
   return sweep(op, n * c, h, w, r, s);
-}
-
-template <class T>
-const char* guided_typed(const Tensor4& p, const Tensor4& g, const Tensor4& reg, float eps, int r,
-                         bool colour, const Tensor4& q, cudaStream_t s) {
-  const int slices = dim(p, 0) * dim(p, 1), h = dim(p, 2), w = dim(p, 3);
-  const Tensor4 none;
-  if (colour) {
-    const ColourGuidedOp<T> op{colour_op<T, 1>(p, g, reg, eps, none), view<T>(q)};
-    return strip_walk(op, slices, h, w, r, strip_tuning(), s);
-  }
-  const GrayGuidedOp<T> op{gray_op<T>(p, g, reg, eps, none), view<T>(q)};
-  return strip_walk(op, slices, h, w, r, strip_tuning(), s);
 }
 
 cudaStream_t as_stream(void* stream) { return static_cast<cudaStream_t>(stream); }
@@ -279,21 +210,6 @@ const char* guided_apply(const Tensor4& coef, const Tensor4& g, int radius, bool
   return q.scalar == Scalar::Float16
              ? apply_typed<__half>(coef, g, radius, colour, q, as_stream(stream))
              : apply_typed<float>(coef, g, radius, colour, q, as_stream(stream));
-}
-
-bool guided_one_pass(int radius) { return strip_on(radius, 2); }
-
-const char* guided_filter(const Tensor4& p, const Tensor4& g, const Tensor4& reg, float eps,
-                          int radius, bool colour, const Tensor4& q, void* stream) {
-  if (!guided_one_pass(radius)) return "radius too large for the one-pass guided filter kernel";
-  return p.scalar == Scalar::Float16
-             ? guided_typed<__half>(p, g, reg, eps, radius, colour, q, as_stream(stream))
-             : guided_typed<float>(p, g, reg, eps, radius, colour, q, as_stream(stream));
-}
-
-void set_strip_tuning(int columns_per_lane, int band_rows) {
-  strip_tuning().columns_per_lane = columns_per_lane;
-  strip_tuning().band_rows = band_rows;
 }
 
 }  // namespace strata::filter::cuda

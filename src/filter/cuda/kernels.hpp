@@ -2,13 +2,11 @@
 // Torch-free on purpose: compiled by nvcc without LibTorch headers, called from fused.cpp, which
 // owns the tensors. Built only when LibTorch has CUDA (CMake option STRATA_CUDA_KERNELS).
 //
-// The box mean and the whole guided filter run as one "strip walk" each (strip.cuh: a warp per
-// column strip, no block barriers) for radii up to 24 (guided) / 48 (box). Beyond that, and for
-// the coefficient / apply stages on their own, each kernel is one "sweep" (sweep.cuh): a thread
-// block owns a strip of columns and walks down its rows keeping running column sums of K per-pixel
-// quantities, takes the row's window sums by a block-wide prefix sum, and hands the K window means
-// of each pixel to an epilogue. O(1) per pixel whatever the radius, one read of each input row
-// (plus one re-read from cache), float accumulation, any strides (NCHW or channels-last).
+// Every kernel is one "sweep" (sweep.cuh): a thread block owns a strip of columns and walks down
+// its rows keeping running column sums of K per-pixel quantities, takes the row's window sums by a
+// block-wide prefix sum, and hands the K window means of each pixel to an epilogue. O(1) per pixel
+// whatever the radius, one read of each input row (plus one re-read from cache), float
+// accumulation, any strides (NCHW or channels-last).
 #pragma once
 
 #include <cstdint>
@@ -46,17 +44,5 @@ const char* guided_coefficients(const Tensor4& p, const Tensor4& g, const Tensor
 /// the guide; q has the input's N×C×H×W.
 const char* guided_apply(const Tensor4& coef, const Tensor4& g, int radius, bool colour,
                          const Tensor4& q, void* stream);
-
-/// Whether guided_filter takes this radius (the one-pass strip walk, strip.cuh).
-bool guided_one_pass(int radius);
-
-/// The whole guided filter (coefficients and their means applied to the guide) in one kernel,
-/// without the coefficient buffer; arguments as guided_coefficients, q has p's N×C×H×W.
-const char* guided_filter(const Tensor4& p, const Tensor4& g, const Tensor4& reg, float eps,
-                          int radius, bool colour, const Tensor4& q, void* stream);
-
-/// Benchmark knob of the strip walk: columns per lane (2 or 4; 0 switches the strip walk off, so
-/// that box_mean takes the sweep and guided_one_pass is false) and output rows per warp (0: auto).
-void set_strip_tuning(int columns_per_lane, int band_rows);
 
 }  // namespace strata::filter::cuda
