@@ -1,7 +1,8 @@
 // HIPe inference time per recurrence (guider step + peeler), from a full 4-level hipe_peel
 // divided by 4 (the guider's head and body, run once, are included). CUDA: 1920×1080 and 480×320
 // in fp32, fp16 and bf16, NCHW and channels-last; CPU: 481×321 fp32 on all cores. Random weights
-// (the time does not depend on them). Run: bench_hipe [--benchmark_filter=...]
+// (the time does not depend on them); "-cudnn-benchmark" variants let cuDNN time its algorithms.
+// Run: bench_hipe [--benchmark_filter=...]
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
@@ -20,10 +21,12 @@ struct Variant {
   const char* name;
   torch::ScalarType dtype;
   bool channels_last;
+  bool cudnn_benchmark = false;  ///< let cuDNN time its algorithms per shape
 };
 
 void run(benchmark::State& state, torch::Device device, Variant v, std::int64_t h, std::int64_t w) {
   torch::NoGradGuard no_grad;
+  at::globalContext().setBenchmarkCuDNN(v.cudnn_benchmark);
   if (device.is_cpu())
     torch::set_num_threads(static_cast<int>(std::thread::hardware_concurrency()));
   torch::manual_seed(0);
@@ -56,11 +59,16 @@ void run(benchmark::State& state, torch::Device device, Variant v, std::int64_t 
 
 void register_all() {
   if (torch::cuda::is_available()) {
-    const Variant variants[] = {{"fp32", torch::kFloat32, false},
-                                {"fp32-channels-last", torch::kFloat32, true},
-                                {"fp16", torch::kFloat16, false},
-                                {"fp16-channels-last", torch::kFloat16, true},
-                                {"bf16-channels-last", torch::kBFloat16, true}};
+    const Variant variants[] = {
+        {"fp32", torch::kFloat32, false},
+        {"fp32-channels-last", torch::kFloat32, true},
+        {"fp16", torch::kFloat16, false},
+        {"fp16-channels-last", torch::kFloat16, true},
+        {"bf16-channels-last", torch::kBFloat16, true},
+        {"fp32-cudnn-benchmark", torch::kFloat32, false, true},
+        {"fp16-cudnn-benchmark", torch::kFloat16, false, true},
+        {"fp16-channels-last-cudnn-benchmark", torch::kFloat16, true, true},
+        {"bf16-channels-last-cudnn-benchmark", torch::kBFloat16, true, true}};
     for (const auto& [h, w] : {std::pair<int, int>{1080, 1920}, {320, 480}})
       for (const auto& v : variants) {
         const std::string name =

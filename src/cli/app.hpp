@@ -61,6 +61,7 @@ void register_eval(CLI::App& app);
 void register_peel(CLI::App& app);
 void register_edges(CLI::App& app);
 void register_restore(CLI::App& app);
+void register_eval_restore(CLI::App& eval);  ///< `strata eval restore` (cmd_restore.cpp)
 void register_train(CLI::App& app);
 
 /// Entry point: parses argv, runs the command, maps errors to a one-line message and exit code

@@ -232,6 +232,7 @@ void register_eval(CLI::App& app) {
   add_filter_denoise(*eval);
   add_gcc(*eval);
   add_edges_eval(*eval);
+  register_eval_restore(*eval);
 }
 
 }  // namespace strata::cli

@@ -1,4 +1,5 @@
-// strata restore TASK IN -o OUT: deep-image-prior restoration with controlled spectral bias.
+// strata restore TASK IN -o OUT: deep-image-prior restoration with controlled spectral bias (or
+// with a baseline network: the original deep image prior, the Deep Decoder).
 #include <torch/torch.h>
 #include <unistd.h>
 
@@ -10,19 +11,73 @@
 #include "cli/app.hpp"
 #include "strata/core/error.hpp"
 #include "strata/core/file.hpp"
+#include "strata/image/codec.hpp"
+#include "strata/train/dip_benchmark.hpp"
 #include "strata/train/dip_restore.hpp"
 
 namespace strata::cli {
 
 namespace {
 
-struct RestoreCommand {
-  std::string task, input, output, reference, mask, log, upsampling = "bilinear",
-                                                         spectral_norm = "power";
-  int max_iters = 3000, scale = 4;
-  double lambda = 0.0, sigma = 0.0;
-  bool no_auto_stop = false, fbc = false;
+// The fitting options shared by `strata restore` and `strata eval restore`.
+struct FitFlags {
+  std::string net = "decoder", upsampling = "bilinear", spectral_norm = "power", precision = "fp32";
+  int max_iters = 3000;
+  double lambda = 0.0;
+  bool no_auto_stop = false, channels_last = false;
 };
+
+struct RestoreCommand {
+  std::string task, input, output, reference, mask, log;
+  FitFlags fit;
+  int scale = 4;
+  double sigma = 0.0;
+  bool fbc = false;
+};
+
+torch::Dtype parse_precision(const std::string& name) {
+  if (name == "bf16") return torch::kBFloat16;
+  if (name == "fp16") return torch::kFloat16;
+  return torch::kFloat32;
+}
+
+void apply_fit_flags(const FitFlags& f, Context& ctx, train::RestoreOptions& o) {
+  o.network = train::parse_dip_network(f.net);
+  o.max_iterations = f.max_iters;
+  o.lambda = f.lambda;
+  o.upsampling =
+      f.upsampling == "gaussian" ? models::Upsampling::Gaussian : models::Upsampling::Bilinear;
+  o.spectral_norm = f.spectral_norm == "exact" ? nn::SpectralNorm::Exact : nn::SpectralNorm::Power;
+  o.compute_dtype = parse_precision(f.precision);
+  o.channels_last = f.channels_last;
+  o.auto_stop = !f.no_auto_stop;
+  o.seed = ctx.options().seed;
+  o.device = ctx.device();
+}
+
+void add_fit_flags(CLI::App* sub, FitFlags& f) {
+  sub->add_option("--max-iters", f.max_iters, "iteration cap")->capture_default_str();
+  sub->add_option("--net", f.net,
+                  "network: decoder (the thesis's, default), dip (the original deep image prior's "
+                  "skip encoder-decoder, Adam lr 0.01, input noise 1/30) or deep-decoder (Heckel & "
+                  "Hand, k = 128, Adam lr 0.01)")
+      ->check(CLI::IsMember({"decoder", "dip", "deep-decoder"}));
+  sub->add_option("--lambda", f.lambda,
+                  "Lipschitz bound λ (0: the task's default; --net decoder only)");
+  sub->add_option("--upsampling", f.upsampling, "bilinear | gaussian (--net decoder only)")
+      ->check(CLI::IsMember({"bilinear", "gaussian"}));
+  sub->add_option("--spectral-norm", f.spectral_norm,
+                  "‖W‖ for the Lipschitz bound: power (iteration, default) or exact (SVD)")
+      ->check(CLI::IsMember({"power", "exact"}));
+  sub->add_option("--precision", f.precision,
+                  "fp32 | bf16 | fp16: the decoder's activations and convolutions (bf16/fp16 on "
+                  "CUDA only; parameters and the optimiser stay fp32)")
+      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}))
+      ->capture_default_str();
+  sub->add_flag("--channels-last", f.channels_last,
+                "channels-last activations (--net decoder only)");
+  sub->add_flag("--no-auto-stop", f.no_auto_stop, "run to the iteration cap");
+}
 
 void write_log(const std::string& path, const train::RestoreResult& r) {
   std::ostringstream out;
@@ -61,15 +116,8 @@ void run_restore(Context& ctx, const RestoreCommand& c) {
         c.reference, ctx.read_options(degraded.size(0) == 1 ? image::ChannelMode::Gray
                                                             : image::ChannelMode::Rgb));
   o.scale = c.scale;
-  o.max_iterations = c.max_iters;
-  o.lambda = c.lambda;
-  o.upsampling =
-      c.upsampling == "gaussian" ? models::Upsampling::Gaussian : models::Upsampling::Bilinear;
-  o.spectral_norm = c.spectral_norm == "exact" ? nn::SpectralNorm::Exact : nn::SpectralNorm::Power;
-  o.auto_stop = !c.no_auto_stop;
+  apply_fit_flags(c.fit, ctx, o);
   o.frequency_bands = c.fbc;
-  o.seed = ctx.options().seed;
-  o.device = ctx.device();
   const bool tty = isatty(STDERR_FILENO) != 0;
   if (!ctx.options().quiet)
     o.on_progress = [tty, &o](const train::RestoreProgress& p) {
@@ -85,6 +133,7 @@ void run_restore(Context& ctx, const RestoreCommand& c) {
   const double psnr = r.history.empty() ? NAN : r.history.back().psnr;
   ctx.result({{"command", "restore"},
               {"task", c.task},
+              {"network", c.fit.net},
               {"input", c.input},
               {"output", c.output},
               {"iterations", r.iterations},
@@ -96,7 +145,101 @@ void run_restore(Context& ctx, const RestoreCommand& c) {
                  (std::isnan(psnr) ? "" : ", PSNR " + std::to_string(psnr) + " dB"));
 }
 
+struct EvalRestoreCommand {
+  std::string task, images;
+  FitFlags fit;
+  int limit = 0, quality = 10, scale = 4;
+  double sigma = 25.0, ratio = 0.25;
+};
+
+nlohmann::json row_json(const train::DipBenchmarkRow& r) {
+  return {{"id", r.id},
+          {"degraded_psnr", r.degraded_psnr},
+          {"psnr", r.psnr},
+          {"best_psnr", r.best_psnr},
+          {"best_iteration", r.best_iteration},
+          {"iterations", r.iterations},
+          {"auto_stopped", r.auto_stopped},
+          {"seconds", r.seconds}};
+}
+
+void run_eval_restore(Context& ctx, const EvalRestoreCommand& c) {
+  train::DipBenchmarkOptions o;
+  o.restore.task = train::parse_restore_task(c.task);
+  check(o.restore.task != train::RestoreTask::Enhance, "",
+        "eval restore: no benchmark for enhance");
+  apply_fit_flags(c.fit, ctx, o.restore);
+  o.restore.scale = c.scale;
+  o.sigma = c.sigma;
+  o.quality = c.quality;
+  o.hole_ratio = c.ratio;
+  o.max_pixels = static_cast<std::int64_t>(ctx.read_options().limits.max_pixels);
+  o.images = image::list_images(c.images);
+  check(!o.images.empty(), c.images, "no images");
+  if (c.limit > 0 && static_cast<std::size_t>(c.limit) < o.images.size())
+    o.images.resize(static_cast<std::size_t>(c.limit));
+  const bool quiet = ctx.options().quiet;
+  const auto rows = train::dip_benchmark(o, [quiet](const train::DipBenchmarkRow& r) {
+    if (!quiet)
+      std::fprintf(stderr,
+                   "[eval restore] %s: input %.2f dB -> %.2f dB after %d iterations%s (best %.2f "
+                   "at %d), %.1f s\n",
+                   r.id.c_str(), r.degraded_psnr, r.psnr, r.iterations,
+                   r.auto_stopped ? " (auto stop)" : "", r.best_psnr, r.best_iteration, r.seconds);
+  });
+  double input = 0, psnr = 0, best = 0, iterations = 0, seconds = 0;
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& r : rows) {
+    input += r.degraded_psnr;
+    psnr += r.psnr;
+    best += r.best_psnr;
+    iterations += r.iterations;
+    seconds += r.seconds;
+    j.push_back(row_json(r));
+  }
+  const double n = static_cast<double>(rows.size());
+  std::ostringstream text;
+  text.setf(std::ios::fixed);
+  text.precision(2);
+  text << c.task << " on " << rows.size() << " images, net " << c.fit.net << ": input " << input / n
+       << " dB, restored " << psnr / n << " dB (best seen " << best / n << " dB), mean "
+       << iterations / n << " iterations, " << seconds / n << " s per image, "
+       << 1000.0 * seconds / iterations << " ms per iteration";
+  ctx.result({{"command", "eval restore"},
+              {"task", c.task},
+              {"network", c.fit.net},
+              {"images", rows.size()},
+              {"input_psnr", input / n},
+              {"psnr", psnr / n},
+              {"best_psnr", best / n},
+              {"iterations", iterations / n},
+              {"seconds", seconds / n},
+              {"ms_per_iteration", 1000.0 * seconds / iterations},
+              {"rows", j},
+              {"device", ctx.device().str()}},
+             text.str());
+}
+
 }  // namespace
+
+void register_eval_restore(CLI::App& eval) {
+  auto c = std::make_shared<EvalRestoreCommand>();
+  CLI::App* sub = add_command(eval, "restore",
+                              "Deep-image-prior restoration benchmark: degrade each clean image as "
+                              "the thesis does, restore it, report PSNR and time",
+                              [c](Context& ctx) { run_eval_restore(ctx, *c); });
+  sub->add_option("task", c->task, "denoise | deblock | inpaint | sr")
+      ->required()
+      ->check(CLI::IsMember({"denoise", "deblock", "inpaint", "sr"}));
+  sub->add_option("--images", c->images, "folder of clean images")->required();
+  sub->add_option("--limit", c->limit, "first N images only (sorted by name)");
+  sub->add_option("--sigma", c->sigma, "denoise: noise σ (0-255)")->capture_default_str();
+  sub->add_option("--quality", c->quality, "deblock: JPEG quality")->capture_default_str();
+  sub->add_option("--ratio", c->ratio, "inpaint: centred hole area / image area")
+      ->capture_default_str();
+  sub->add_option("--scale", c->scale, "sr: factor")->check(CLI::IsMember({2, 4, 8}));
+  add_fit_flags(sub, c->fit);
+}
 
 void register_restore(CLI::App& app) {
   auto c = std::make_shared<RestoreCommand>();
@@ -112,15 +255,8 @@ void register_restore(CLI::App& app) {
   sub->add_option("--reference", c->reference, "clean image: PSNR in the progress and log");
   sub->add_option("--mask", c->mask, "inpainting mask (0 = missing pixel)");
   sub->add_option("--scale", c->scale, "super-resolution factor")->check(CLI::IsMember({2, 4, 8}));
-  sub->add_option("--max-iters", c->max_iters, "iteration cap")->capture_default_str();
-  sub->add_option("--lambda", c->lambda, "Lipschitz bound λ (0: the task's default)");
   sub->add_option("--sigma", c->sigma, "add Gaussian noise of this σ (0-255) first (benchmarks)");
-  sub->add_option("--upsampling", c->upsampling, "bilinear | gaussian")
-      ->check(CLI::IsMember({"bilinear", "gaussian"}));
-  sub->add_option("--spectral-norm", c->spectral_norm,
-                  "‖W‖ for the Lipschitz bound: power (iteration, default) or exact (SVD)")
-      ->check(CLI::IsMember({"power", "exact"}));
-  sub->add_flag("--no-auto-stop", c->no_auto_stop, "run to the iteration cap");
+  add_fit_flags(sub, c->fit);
   sub->add_flag("--fbc", c->fbc, "log the frequency-band correspondence (Eq. 2.1)");
   sub->add_option("--log", c->log, "CSV of loss, PSNR, stop ratio (and FBC) per iteration");
 }

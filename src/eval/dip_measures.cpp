@@ -26,8 +26,8 @@ torch::Tensor neighbour_differences(const torch::Tensor& x, std::int64_t dim) {
   return d.narrow(dim, 1, d.size(dim) - 2);
 }
 
-// Crété-Roffet for one direction: b = (ΣD_F − Σmax(0, D_F − D_B)) / ΣD_F.
-double blur_along(const torch::Tensor& gray, std::int64_t dim) {
+// Crété-Roffet for one direction: b = (ΣD_F − Σmax(0, D_F − D_B)) / ΣD_F (0-dim, no host sync).
+torch::Tensor blur_along(const torch::Tensor& gray, std::int64_t dim) {
   const std::vector<std::int64_t> kernel =
       dim == 0 ? std::vector<std::int64_t>{9, 1} : std::vector<std::int64_t>{1, 9};
   const auto box = torch::ones({1, 1, kernel[0], kernel[1]}, gray.options()) / 9.0;
@@ -40,10 +40,33 @@ double blur_along(const torch::Tensor& gray, std::int64_t dim) {
   };
   const auto d_f = neighbour_differences(crop(gray), dim);
   const auto d_b = neighbour_differences(crop(blurred), dim);
-  const double s_f = d_f.sum().item<double>();
-  if (s_f <= 0.0) return 1.0;  // flat: nothing left to blur
-  const double s_v = (d_f - d_b).clamp_min(0.0).sum().item<double>();
-  return (s_f - s_v) / s_f;
+  const auto s_f = d_f.sum();
+  const auto s_v = (d_f - d_b).clamp_min(0.0).sum();
+  // A flat image has nothing left to blur: 1.
+  return torch::where(s_f > 0.0, (s_f - s_v) / s_f.clamp_min(1e-300), torch::ones_like(s_f));
+}
+
+torch::Tensor blur_effect_tensor(const torch::Tensor& image) {
+  const auto gray = dip_gray(image);
+  check(gray.size(0) >= 12 && gray.size(1) >= 12, "", "blur_effect: image smaller than 12×12");
+  return torch::maximum(blur_along(gray, 0), blur_along(gray, 1));
+}
+
+torch::Tensor mlv_sharpness_tensor(const torch::Tensor& image) {
+  const auto g = dip_gray(image);
+  const std::int64_t h = g.size(0), w = g.size(1);
+  check(h >= 3 && w >= 3, "", "mlv_sharpness: image smaller than 3×3");
+  const auto centre = g.narrow(0, 1, h - 2).narrow(1, 1, w - 2);
+  torch::Tensor mlv = torch::zeros_like(centre);
+  for (int dy = -1; dy <= 1; ++dy)
+    for (int dx = -1; dx <= 1; ++dx)
+      if (dy != 0 || dx != 0)
+        mlv = torch::maximum(mlv,
+                             (g.narrow(0, 1 + dy, h - 2).narrow(1, 1 + dx, w - 2) - centre).abs());
+  const auto n = std::min<std::int64_t>(1000, mlv.numel());
+  const auto largest = std::get<0>(mlv.flatten().topk(n));  // descending
+  const auto weights = torch::exp(-0.01 * torch::arange(n, largest.options()));
+  return torch::sqrt((largest * weights).square().mean());
 }
 
 }  // namespace
@@ -64,8 +87,9 @@ std::vector<double> frequency_band_correspondence(const torch::Tensor& output,
   };
   const auto ratio = (spectrum(output) / (spectrum(target) + 1e-8)).clamp(0.0, 1.0);
   const std::int64_t h = ratio.size(0), w = ratio.size(1);
-  const auto yy = torch::arange(h, torch::kFloat64).view({-1, 1}) - static_cast<double>(h / 2);
-  const auto xx = torch::arange(w, torch::kFloat64).view({1, -1}) - static_cast<double>(w / 2);
+  const auto coords = ratio.options().dtype(torch::kFloat64);
+  const auto yy = torch::arange(h, coords).view({-1, 1}) - static_cast<double>(h / 2);
+  const auto xx = torch::arange(w, coords).view({1, -1}) - static_cast<double>(w / 2);
   const auto dist = torch::sqrt(yy.square() + xx.square());
   const double radius = static_cast<double>(w / 2);
   std::vector<double> out;
@@ -78,27 +102,14 @@ std::vector<double> frequency_band_correspondence(const torch::Tensor& output,
   return out;
 }
 
-double blur_effect(const torch::Tensor& image) {
-  const auto gray = dip_gray(image);
-  check(gray.size(0) >= 12 && gray.size(1) >= 12, "", "blur_effect: image smaller than 12×12");
-  return std::max(blur_along(gray, 0), blur_along(gray, 1));
-}
+double blur_effect(const torch::Tensor& image) { return blur_effect_tensor(image).item<double>(); }
 
 double mlv_sharpness(const torch::Tensor& image) {
-  const auto g = dip_gray(image);
-  const std::int64_t h = g.size(0), w = g.size(1);
-  check(h >= 3 && w >= 3, "", "mlv_sharpness: image smaller than 3×3");
-  const auto centre = g.narrow(0, 1, h - 2).narrow(1, 1, w - 2);
-  torch::Tensor mlv = torch::zeros_like(centre);
-  for (int dy = -1; dy <= 1; ++dy)
-    for (int dx = -1; dx <= 1; ++dx)
-      if (dy != 0 || dx != 0)
-        mlv = torch::maximum(mlv,
-                             (g.narrow(0, 1 + dy, h - 2).narrow(1, 1 + dx, w - 2) - centre).abs());
-  const auto sorted = std::get<0>(mlv.flatten().sort(0, true));
-  const auto n = std::min<std::int64_t>(1000, sorted.numel());
-  const auto weights = torch::exp(-0.01 * torch::arange(n, torch::kFloat64));
-  return torch::sqrt((sorted.narrow(0, 0, n) * weights).square().mean()).item<double>();
+  return mlv_sharpness_tensor(image).item<double>();
+}
+
+torch::Tensor stop_ratio(const torch::Tensor& image) {
+  return blur_effect_tensor(image) / mlv_sharpness_tensor(image).clamp_min(1e-12);
 }
 
 AutoStop::AutoStop(std::size_t window, double epsilon) : window_(window), epsilon_(epsilon) {

@@ -51,10 +51,12 @@ DipDecoderImpl::DipDecoderImpl(const DipDecoderOptions& options) : options_(opti
 }
 
 torch::Tensor DipDecoderImpl::forward(const torch::Tensor& z) {
-  auto x = blocks_[0]->forward(z);
+  auto x = z.to(options_.compute_dtype);
+  if (options_.channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+  x = blocks_[0]->forward(x);
   for (std::size_t level = 1; level < blocks_.size(); ++level)
     x = blocks_[level]->forward(upsample(x, options_, level - 1));
-  return torch::sigmoid(head_->forward(x));
+  return torch::sigmoid(head_->forward(x.to(torch::kFloat32)));
 }
 
 torch::Tensor fourier_input(std::int64_t h, std::int64_t w, int channels, std::uint64_t seed) {

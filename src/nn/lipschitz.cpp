@@ -41,24 +41,28 @@ LipschitzConv2dImpl::LipschitzConv2dImpl(const LipschitzConvOptions& options) : 
   bias_.uniform_(-1.0 / std::sqrt(fan_in), 1.0 / std::sqrt(fan_in));
 }
 
-// Power iteration on W Wᵀ from the stored vector u (Eq. 2.5's ‖W‖_sn, no gradient).
-double LipschitzConv2dImpl::spectral_norm() {
-  if (options_.method == SpectralNorm::Exact) return spectral_norm_exact(weight_);
+// Power iteration on W Wᵀ from the stored vector u (Eq. 2.5's ‖W‖_sn, no gradient): a 0-dim
+// tensor on the weight's device; after the first (converged) call, no host synchronisation.
+torch::Tensor LipschitzConv2dImpl::spectral_norm() {
   torch::NoGradGuard no_grad;
   const auto w = as_matrix(weight_.detach());
+  if (options_.method == SpectralNorm::Exact)
+    return at::linalg_svdvals(w.to(torch::kFloat64))[0].to(w.dtype());
   auto u = u_.to(w.dtype());
   const auto step = [&w, &u] {
     const auto v = F::normalize(torch::mv(w.t(), u), F::NormalizeFuncOptions().dim(0).eps(1e-12));
     const auto wv = torch::mv(w, v);
     u = F::normalize(wv, F::NormalizeFuncOptions().dim(0).eps(1e-12));
-    return wv.norm().item<double>();  // ‖W v‖ → σ_max from below
+    return wv.norm();  // ‖W v‖ → σ_max from below
   };
-  double sigma = 0.0;
+  torch::Tensor sigma;
   if (!warm_) {  // cold start: iterate to convergence once
-    for (int i = 0; i < kWarmStartIterations; ++i) {
-      const double next = step();
-      const bool converged = std::abs(next - sigma) <= 1e-7 * next;
-      sigma = next;
+    double previous = 0.0;  // convergence checked every 10 steps (one host sync each)
+    for (int i = 0; i < kWarmStartIterations; i += 10) {
+      for (int j = 0; j < 10; ++j) sigma = step();
+      const double next = sigma.item<double>();
+      const bool converged = std::abs(next - previous) <= 1e-7 * next;
+      previous = next;
       if (converged) break;
     }
   }
@@ -68,24 +72,30 @@ double LipschitzConv2dImpl::spectral_norm() {
   return sigma;
 }
 
+double LipschitzConv2dImpl::last_spectral_norm() const {
+  return last_norm_.defined() ? last_norm_.item<double>() : 0.0;
+}
+
 torch::Tensor LipschitzConv2dImpl::effective_weight() {
   if (options_.lambda <= 0.0) return weight_;
   last_norm_ = spectral_norm();
-  return weight_ / std::max(1.0, last_norm_ / options_.lambda);  // Eq. 2.5
+  return weight_ / (last_norm_ / options_.lambda).clamp_min(1.0);  // Eq. 2.5
 }
 
 torch::Tensor LipschitzConv2dImpl::forward(const torch::Tensor& x) {
   const int pad = (options_.kernel - 1) / 2;
   const auto padded =
       pad > 0 ? F::pad(x, F::PadFuncOptions({pad, pad, pad, pad}).mode(torch::kReflect)) : x;
-  return F::conv2d(padded, effective_weight(), F::Conv2dFuncOptions().bias(bias_));
+  const auto dtype = x.scalar_type();  // the compute dtype; parameters stay float32
+  return F::conv2d(padded, effective_weight().to(dtype),
+                   F::Conv2dFuncOptions().bias(bias_.to(dtype)));
 }
 
 MeanOnlyNormImpl::MeanOnlyNormImpl(int channels)
     : beta_(register_parameter("beta", torch::zeros({channels}))) {}
 
 torch::Tensor MeanOnlyNormImpl::forward(const torch::Tensor& x) {
-  return x - x.mean({2, 3}, true) + beta_.view({1, -1, 1, 1});
+  return x - x.mean({2, 3}, true) + beta_.to(x.scalar_type()).view({1, -1, 1, 1});
 }
 
 torch::Tensor gaussian_upsampling_taps(double sigma) {

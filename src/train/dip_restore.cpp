@@ -1,6 +1,6 @@
 // Deep-image-prior restoration loop (thesis ch. 2; reference-facts §3.3): Adam on MSE through
 // the task's forward model A: identity (denoise, deblock, enhance), the mask (inpaint) or a
-// Lanczos-3 downsampler (sr).
+// Lanczos-3 downsampler (sr); the network is the thesis's Decoder or one of the two baselines.
 #include "strata/train/dip_restore.hpp"
 
 #include <torch/torch.h>
@@ -13,14 +13,70 @@
 #include "strata/eval/dip_measures.hpp"
 #include "strata/eval/metrics.hpp"
 #include "strata/image/resize.hpp"
+#include "strata/models/dip_baselines.hpp"
 
 namespace strata::train {
 
 namespace {
 
-constexpr std::int64_t kMultiple = 32;  // five ×2 upsamplings
+constexpr std::int64_t kMultiple = 32;  // five ×2 upsamplings (and downsamplings) in every network
 
-std::int64_t round_up(std::int64_t n) { return (n + kMultiple - 1) / kMultiple * kMultiple; }
+// The network's output side for an image side n: n rounded up to the multiple and at least 64,
+// so that the 1/32-scale input (Decoder, Deep Decoder) or deepest level (Original) is at least
+// 2×2: reflection padding needs that, and a 1×1 Deep Decoder input gives a constant image.
+std::int64_t padded(std::int64_t n) {
+  return std::max<std::int64_t>(64, (n + kMultiple - 1) / kMultiple * kMultiple);
+}
+
+// A network with its fixed input and its defaults (the published settings).
+struct Network {
+  torch::nn::AnyModule module;
+  torch::Tensor z;
+  double lr = 0.0, input_noise = 0.0;
+};
+
+// Decoder: the Fourier input at 1/32 of the output; Adam lr 1e-3 (reference-facts §3.2-3.3).
+Network make_decoder(const RestoreOptions& o, int channels, std::int64_t h, std::int64_t w) {
+  models::DipDecoderOptions net;
+  net.out_channels = channels;
+  net.lambda = o.lambda;
+  net.upsampling = o.upsampling;
+  net.spectral_norm = o.spectral_norm;
+  net.compute_dtype = o.compute_dtype;
+  net.channels_last = o.channels_last;
+  const auto z = models::fourier_input(padded(h) / kMultiple, padded(w) / kMultiple, 32, o.seed);
+  return {torch::nn::AnyModule(models::DipDecoder(net)), z, 1e-3, 0.0};
+}
+
+// Original deep image prior (denoising/inpainting setup): 32 channels of U[0, 0.1) at the output
+// size, perturbed by N(0, (1/30)²) every iteration, Adam lr 0.01.
+Network make_original(const RestoreOptions& o, int channels, std::int64_t h, std::int64_t w) {
+  models::DipSkipOptions net;
+  net.out_channels = channels;
+  const auto z = models::uniform_input(32, padded(h), padded(w), 0.1, o.seed);
+  return {torch::nn::AnyModule(models::DipSkip(net)), z, 0.01, 1.0 / 30.0};
+}
+
+// Deep Decoder: k = 128 channels of U[0, 0.1) at 1/32 of the output, Adam lr 0.01.
+Network make_deep_decoder(const RestoreOptions& o, int channels, std::int64_t h, std::int64_t w) {
+  models::DeepDecoderOptions net;
+  net.out_channels = channels;
+  const auto z =
+      models::uniform_input(net.width, padded(h) / kMultiple, padded(w) / kMultiple, 0.1, o.seed);
+  return {torch::nn::AnyModule(models::DeepDecoder(net)), z, 0.01, 0.0};
+}
+
+// The chosen network on the device, with the options' overrides of its defaults.
+Network make_network(const RestoreOptions& o, int channels, std::int64_t h, std::int64_t w) {
+  auto net = o.network == DipNetwork::Original      ? make_original(o, channels, h, w)
+             : o.network == DipNetwork::DeepDecoder ? make_deep_decoder(o, channels, h, w)
+                                                    : make_decoder(o, channels, h, w);
+  net.module.ptr()->to(o.device);
+  net.z = net.z.to(o.device);
+  if (o.lr > 0.0) net.lr = o.lr;
+  if (o.input_noise) net.input_noise = *o.input_noise;
+  return net;
+}
 
 double default_lambda(RestoreTask task) {
   switch (task) {
@@ -42,8 +98,16 @@ torch::Tensor forward_model(const torch::Tensor& out, const RestoreOptions& o, s
 void check_inputs(const torch::Tensor& y, const RestoreOptions& o) {
   check(y.defined() && y.dim() == 3 && (y.size(0) == 1 || y.size(0) == 3), "",
         "dip_restore: expected a 1×H×W or 3×H×W image");
-  check(o.max_iterations >= 1 && o.lr > 0.0 && o.lambda >= 0.0, "",
-        "dip_restore: need max_iterations >= 1, lr > 0, lambda >= 0");
+  check(o.max_iterations >= 1 && o.lr >= 0.0 && o.lambda >= 0.0 && o.input_noise.value_or(0) >= 0,
+        "", "dip_restore: need max_iterations >= 1, lr >= 0, lambda >= 0, input_noise >= 0");
+  check(o.network == DipNetwork::Decoder ||
+            (o.lambda == 0.0 && o.upsampling == models::Upsampling::Bilinear &&
+             o.compute_dtype == torch::kFloat32 && !o.channels_last),
+        "",
+        "dip_restore: lambda, Gaussian upsampling, reduced precision and channels-last apply to "
+        "the decoder network only");
+  check(o.compute_dtype == torch::kFloat32 || o.device.is_cuda(), "",
+        "dip_restore: bf16/fp16 computation needs a CUDA device");
   if (o.task == RestoreTask::SuperResolution)
     check(o.scale >= 2 && o.scale <= 16, "", "dip_restore: sr scale must be in 2..16");
   if (o.task == RestoreTask::Inpaint)
@@ -64,10 +128,17 @@ RestoreTask parse_restore_task(const std::string& name) {
               "unknown restoration task '" + name + "' (denoise, deblock, inpaint, sr, enhance)");
 }
 
+DipNetwork parse_dip_network(const std::string& name) {
+  if (name == "decoder") return DipNetwork::Decoder;
+  if (name == "dip") return DipNetwork::Original;
+  if (name == "deep-decoder") return DipNetwork::DeepDecoder;
+  throw Error("", "unknown network '" + name + "' (decoder, dip, deep-decoder)");
+}
+
 RestoreResult dip_restore(const torch::Tensor& degraded, const RestoreOptions& options) {
   check_inputs(degraded, options);
   RestoreOptions o = options;
-  if (o.lambda == 0.0) o.lambda = default_lambda(o.task);
+  if (o.lambda == 0.0 && o.network == DipNetwork::Decoder) o.lambda = default_lambda(o.task);
   const auto y = degraded.to(o.device, torch::kFloat32).unsqueeze(0);
   if (o.task == RestoreTask::Inpaint) o.mask = o.mask.to(o.device, torch::kFloat32).unsqueeze(0);
   const std::int64_t c = y.size(1), h = y.size(2), w = y.size(3);
@@ -75,49 +146,65 @@ RestoreResult dip_restore(const torch::Tensor& degraded, const RestoreOptions& o
   const std::int64_t out_h = h * factor, out_w = w * factor;
 
   torch::manual_seed(static_cast<std::int64_t>(o.seed));
-  models::DipDecoderOptions net_options;
-  net_options.out_channels = static_cast<int>(c);
-  net_options.lambda = o.lambda;
-  net_options.upsampling = o.upsampling;
-  net_options.spectral_norm = o.spectral_norm;
-  models::DipDecoder net(net_options);
-  net->to(o.device);
-  // The input is 1/32 of the output size, at least 2×2 so that reflection padding applies.
-  const auto z_side = [](std::int64_t n) {
-    return std::max<std::int64_t>(2, round_up(n) / kMultiple);
-  };
-  const auto z = models::fourier_input(z_side(out_h), z_side(out_w), 32, o.seed).to(o.device);
-  torch::optim::Adam adam(net->parameters(), torch::optim::AdamOptions(o.lr));
+  auto net = make_network(o, static_cast<int>(c), out_h, out_w);
+  torch::optim::Adam adam(net.module.ptr()->parameters(), torch::optim::AdamOptions(net.lr));
   eval::AutoStop stop(static_cast<std::size_t>(o.stop_window), o.stop_epsilon);
 
+  const auto target = o.task == RestoreTask::Inpaint ? y * o.mask : y;
+  const auto reference = o.reference.defined() ? o.reference.to(o.device) : o.reference;
+  // The per-iteration numbers stay on the device and are read in batches (one host sync per
+  // batch); the outputs of the batch are kept so that an automatic stop inside it returns the
+  // output of the very iteration where Eq. 2.8 held.
+  const std::int64_t image_bytes = out_h * out_w * c * 4;
+  const int batch = static_cast<int>(std::clamp<std::int64_t>((64LL << 20) / image_bytes, 1, 25));
+  std::vector<torch::Tensor> outputs, numbers;  // numbers: (loss, psnr, ratio) per iteration
   RestoreResult result;
-  torch::Tensor out;
+  torch::Tensor restored_fit;
+  const auto flush = [&](int last_iteration) {
+    const auto values = torch::stack(numbers).to(torch::kCPU, torch::kFloat64);
+    const auto v = values.accessor<double, 2>();
+    const int first = last_iteration - static_cast<int>(numbers.size()) + 1;
+    for (std::size_t i = 0; i < numbers.size(); ++i) {
+      RestoreProgress p;
+      p.iteration = first + static_cast<int>(i);
+      p.loss = v[static_cast<std::int64_t>(i)][0];
+      p.psnr = reference.defined() ? v[static_cast<std::int64_t>(i)][1]
+                                   : std::numeric_limits<double>::quiet_NaN();
+      p.ratio = v[static_cast<std::int64_t>(i)][2];
+      if (o.frequency_bands && factor == 1)
+        p.fbc = eval::frequency_band_correspondence(outputs[i], y[0]);
+      result.history.push_back(p);
+      if (o.on_progress) o.on_progress(p);
+      result.iterations = p.iteration;
+      restored_fit = outputs[i];
+      if (o.auto_stop && stop.push(p.ratio)) {  // Eq. 2.8
+        result.auto_stopped = true;
+        return true;
+      }
+    }
+    outputs.clear();
+    numbers.clear();
+    return false;
+  };
   for (int it = 1; it <= o.max_iterations; ++it) {
-    out = net->forward(z).narrow(2, 0, out_h).narrow(3, 0, out_w);  // crop the padding
-    const auto loss = torch::mse_loss(forward_model(out, o, h, w),
-                                      o.task == RestoreTask::Inpaint ? y * o.mask : y);
+    const auto z =
+        net.input_noise > 0.0 ? net.z + torch::randn_like(net.z) * net.input_noise : net.z;
+    const auto out = net.module.forward(z).narrow(2, 0, out_h).narrow(3, 0, out_w);  // crop
+    const auto loss = torch::mse_loss(forward_model(out, o, h, w), target);
     adam.zero_grad();
     loss.backward();
     adam.step();
     torch::NoGradGuard no_grad;
     const auto image = out.detach()[0];
-    RestoreProgress p;
-    p.iteration = it;
-    p.loss = loss.item<double>();
-    p.psnr = o.reference.defined()
-                 ? eval::mean_psnr(image.clamp(0.0, 1.0), o.reference.to(o.device))
-                 : std::numeric_limits<double>::quiet_NaN();
-    p.ratio = eval::blur_effect(image) / std::max(eval::mlv_sharpness(image), 1e-12);
-    if (o.frequency_bands && factor == 1) p.fbc = eval::frequency_band_correspondence(image, y[0]);
-    result.history.push_back(p);
-    if (o.on_progress) o.on_progress(p);
-    result.iterations = it;
-    if (o.auto_stop && stop.push(p.ratio)) {  // Eq. 2.8
-      result.auto_stopped = true;
-      break;
-    }
+    const auto psnr = reference.defined() ? eval::psnr_per_image(image.clamp(0.0, 1.0).unsqueeze(0),
+                                                                 reference.unsqueeze(0))[0]
+                                          : torch::zeros({}, image.options());
+    numbers.push_back(torch::stack(
+        {loss.detach().to(torch::kFloat64), psnr.to(torch::kFloat64), eval::stop_ratio(image)}));
+    outputs.push_back(image);
+    if ((static_cast<int>(numbers.size()) == batch || it == o.max_iterations) && flush(it)) break;
   }
-  auto restored = out.detach()[0].clamp(0.0, 1.0);
+  auto restored = restored_fit.clamp(0.0, 1.0);
   // Enhancement: the fit is a smoothed base; add the detail back (x + (x − base)).
   if (o.task == RestoreTask::Enhance) restored = (2.0 * y[0] - restored).clamp(0.0, 1.0);
   result.image = restored.cpu();

@@ -30,6 +30,10 @@ double blur_effect(const torch::Tensor& image);
 /// descending order and weighted by exp(−0.01·rank), then their root mean square.
 double mlv_sharpness(const torch::Tensor& image);
 
+/// The stopping ratio of Eq. 2.8, blur_effect / max(mlv_sharpness, 1e-12), as a 0-dim float64
+/// tensor on the image's device (no host synchronisation).
+torch::Tensor stop_ratio(const torch::Tensor& image);
+
 /// Eq. 2.8: feed ratio_i = blur_i / sharpness_i every iteration; stop() turns true once
 /// |mean(previous n) − mean(last n)| < epsilon over two consecutive windows of n values.
 class AutoStop {

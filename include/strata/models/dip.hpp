@@ -26,6 +26,10 @@ struct DipDecoderOptions {
   nn::SpectralNorm spectral_norm = nn::SpectralNorm::Power;
   Upsampling upsampling = Upsampling::Bilinear;
   std::vector<double> sigmas = {0.1, 0.1, 0.1, 0.5, 0.5};  ///< Gaussian σ per level
+  /// Dtype of the activations and convolutions (float32, or bfloat16/float16 on CUDA); the
+  /// parameters, the Lipschitz normalisation and the 1×1 output layer stay float32.
+  torch::Dtype compute_dtype = torch::kFloat32;
+  bool channels_last = false;  ///< activations in channels-last memory format
 };
 
 /// 1,662,339 trainable parameters for 3 output channels (1,662,081 for 1), as published.

@@ -25,7 +25,9 @@ struct LipschitzConvOptions {
   int power_iterations = 1;  ///< per forward pass (the first pass iterates to convergence)
 };
 
-/// Reflection padding (k−1)/2 and a k×k convolution whose weight is used as
+/// Reflection padding (k−1)/2 and a k×k convolution, computed in the input's dtype (float32
+/// parameters are cast, e.g. to bfloat16, so gradients reach them in float32), whose weight is
+/// used as
 /// W / max(1, ‖W‖_sn / λ) (thesis Eq. 2.5), with no gradient through ‖W‖_sn. Initialisation:
 /// kaiming-uniform (a = 0, fan_in) weights, default bias.
 class LipschitzConv2dImpl : public torch::nn::Module {
@@ -33,16 +35,16 @@ class LipschitzConv2dImpl : public torch::nn::Module {
   explicit LipschitzConv2dImpl(const LipschitzConvOptions& options);
   torch::Tensor forward(const torch::Tensor& x);
   /// The ‖W‖_sn estimate of the last forward pass (0 before any or with λ = 0).
-  double last_spectral_norm() const { return last_norm_; }
+  double last_spectral_norm() const;
   /// The weight actually used: W / max(1, ‖W‖_sn / λ).
   torch::Tensor effective_weight();
 
  private:
   LipschitzConvOptions options_;
   torch::Tensor weight_, bias_, u_;  // u_: power-iteration vector (C_out), a buffer
-  double last_norm_ = 0.0;
+  torch::Tensor last_norm_;          // 0-dim, on the weight's device
   bool warm_ = false;
-  double spectral_norm();
+  torch::Tensor spectral_norm();
 };
 TORCH_MODULE(LipschitzConv2d);
 

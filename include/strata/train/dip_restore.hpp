@@ -1,12 +1,14 @@
 // Restoration with the deep image prior and controlled spectral bias (thesis ch. 2): a
-// DipDecoder fitted to one degraded image through the task's forward model, stopped automatically
-// by the blur/sharpness ratio (Eq. 2.8) or an iteration cap.
+// DipDecoder (or one of the baselines: the original deep image prior, the Deep Decoder) fitted to
+// one degraded image through the task's forward model, stopped automatically by the
+// blur/sharpness ratio (Eq. 2.8) or an iteration cap.
 #pragma once
 
 #include <torch/types.h>
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +20,13 @@ enum class RestoreTask { Denoise, Deblock, Inpaint, SuperResolution, Enhance };
 
 /// "denoise", "deblock", "inpaint", "sr", "enhance"; throws strata::Error otherwise.
 RestoreTask parse_restore_task(const std::string& name);
+
+/// The network fitted to the image: the thesis's Decoder ("ours"), the original deep image
+/// prior's skip encoder-decoder, or the Deep Decoder.
+enum class DipNetwork { Decoder, Original, DeepDecoder };
+
+/// "decoder", "dip", "deep-decoder"; throws strata::Error otherwise.
+DipNetwork parse_dip_network(const std::string& name);
 
 struct RestoreProgress {
   int iteration = 0;
@@ -32,11 +41,19 @@ struct RestoreOptions {
   int scale = 4;       ///< super-resolution factor
   torch::Tensor mask;  ///< inpainting: 1×H×W, 1 = known pixel, 0 = missing
   int max_iterations = 3000;
-  double lr = 1e-3;  ///< Adam
-  double lambda =
-      0.0;  ///< Lipschitz bound; 0: the task's default (1.4, inpainting 1.6, enhance 1.0)
-  models::Upsampling upsampling = models::Upsampling::Bilinear;
-  nn::SpectralNorm spectral_norm = nn::SpectralNorm::Power;  ///< exact SVD or power iteration
+  DipNetwork network = DipNetwork::Decoder;
+  /// Adam's learning rate; 0: the network's default (Decoder 1e-3, Original and DeepDecoder 0.01).
+  double lr = 0.0;
+  /// σ of the Gaussian perturbation added to the fixed input every iteration (reg_noise_std);
+  /// unset: the network's default (Original 1/30, the others 0).
+  std::optional<double> input_noise;
+  /// Decoder only: the Lipschitz bound; 0: the task's default (1.4, inpainting 1.6, enhance 1.0).
+  double lambda = 0.0;
+  models::Upsampling upsampling = models::Upsampling::Bilinear;  ///< Decoder only
+  nn::SpectralNorm spectral_norm = nn::SpectralNorm::Power;      ///< Decoder only
+  /// Decoder only: activations and convolutions in bfloat16/float16 (CUDA), or float32.
+  torch::Dtype compute_dtype = torch::kFloat32;
+  bool channels_last = false;  ///< Decoder only: channels-last activations
   bool auto_stop = true;
   int stop_window = 100;         ///< n of Eq. 2.8
   double stop_epsilon = 0.01;    ///< ε of Eq. 2.8
@@ -44,7 +61,8 @@ struct RestoreOptions {
   bool frequency_bands = false;  ///< log FBC every iteration (costs an FFT)
   std::uint64_t seed = 0;
   torch::Device device = torch::kCPU;
-  std::function<void(const RestoreProgress&)> on_progress;  ///< every iteration
+  /// Every iteration, in order; on CUDA the calls come in batches of up to 25 (one host sync).
+  std::function<void(const RestoreProgress&)> on_progress;
 };
 
 struct RestoreResult {
@@ -55,7 +73,7 @@ struct RestoreResult {
 };
 
 /// Restores a degraded C×H×W image in [0, 1] (C = 1 or 3). The network output covers the image
-/// padded up to a multiple of 32 and is cropped back (no pixels dropped).
+/// padded up to a multiple of 32, at least 64, and is cropped back (no pixels dropped).
 RestoreResult dip_restore(const torch::Tensor& degraded, const RestoreOptions& options);
 
 }  // namespace strata::train
