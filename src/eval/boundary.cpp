@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "boundary_detail.hpp"
 #include "strata/core/error.hpp"
 #include "strata/core/file.hpp"
 #include "strata/image/codec.hpp"
@@ -32,26 +33,98 @@ std::vector<double> benchmark_thresholds(int n) {
 
 namespace {
 
-// Pixel indices by decreasing value, so that `pb >= t` is a prefix for every threshold.
-std::vector<int> order_by_value(const SoftMap& pb) {
-  std::vector<int> order;  // NaN pixels are never >= t: left out
-  for (std::size_t i = 0; i < pb.data.size(); ++i)
-    if (!std::isnan(pb.data[i])) order.push_back(static_cast<int>(i));
-  std::stable_sort(order.begin(), order.end(),
-                   [&](int a, int b) { return pb.data[a] > pb.data[b]; });
-  return order;
-}
-
-// bmap = (pb >= thresh), then bwmorph(bmap, 'thin', inf) when thin_pb.
-BinaryMap threshold_map(const SoftMap& pb, const std::vector<int>& order, double t, bool thin_pb) {
-  BinaryMap m(pb.width, pb.height);
-  for (const int i : order) {
-    if (!(pb.data[i] >= t)) break;
-    m.data[i] = 1;
+// One image against its annotations, threshold after threshold, with every buffer reused: the
+// annotations' pixel sets are built once; the machine pixels `pb >= t` are filtered from those
+// of the previous threshold when t does not decrease (the sets are nested); a threshold that
+// leaves the set unchanged repeats the previous counts.
+class ImageEvaluator {
+ public:
+  ImageEvaluator(const SoftMap& pb, const std::vector<BinaryMap>& gts, double max_dist_px,
+                 bool thin_pb)
+      : pb_(pb),
+        thin_(thin_pb),
+        grid_(pb.width, pb.height, std::max(0, detail::window_radius(max_dist_px))),
+        window_(detail::make_window(max_dist_px, grid_)),
+        machine_(grid_),
+        thinner_(pb.width, pb.height) {
+    for (const auto& gt : gts) add_annotation(gt);
+    for (std::size_t i = 0; i < pb.data.size(); ++i)  // NaN pixels are never >= t: left out
+      if (!std::isnan(pb.data[i])) all_.push_back(static_cast<int>(i));
   }
-  if (thin_pb) thin(m);
-  return m;
-}
+
+  BoundaryCounts counts(double t) {
+    const std::size_t before = above_.size();
+    const bool nested = computed_ && t >= threshold_;
+    select_above(t, nested ? above_ : all_);
+    threshold_ = t;
+    if (computed_ && above_.size() == before) {  // the same set: the sets are nested
+      last_.threshold = t;
+      return last_;
+    }
+    computed_ = true;
+    last_ = match_all(t);
+    return last_;
+  }
+
+ private:
+  void add_annotation(const BinaryMap& gt) {
+    std::vector<int> pixels;
+    for (std::size_t i = 0; i < gt.data.size(); ++i)
+      if (gt.data[i]) pixels.push_back(static_cast<int>(i));
+    gts_.emplace_back(grid_);
+    gts_.back().assign(pixels);
+    sum_r_ += gts_.back().size();  // sumR: all annotators' boundary pixels
+  }
+
+  // above_ = the pixels of `from` (increasing) with pb >= t, increasing.
+  void select_above(double t, const std::vector<int>& from) {
+    std::size_t n = 0;
+    scratch_.resize(from.size());
+    for (const int i : from)
+      if (pb_.data[i] >= t) scratch_[n++] = i;
+    scratch_.resize(n);
+    above_.swap(scratch_);
+  }
+
+  BoundaryCounts match_all(double t) {
+    pixels_ = above_;  // bmap = (pb >= t), then bwmorph(bmap, 'thin', inf) when thin_
+    if (thin_) thinner_.thin(pixels_);
+    machine_.assign(pixels_);
+    BoundaryCounts c;
+    c.threshold = t;
+    c.sum_r = sum_r_;
+    c.sum_p = machine_.size();  // sumP: machine pixels
+    matched_.assign(machine_.size(), 0);  // accP: matched to any annotator
+    for (const auto& gt : gts_) c.cnt_r += match(gt);  // cntR: matched annotator pixels
+    c.cnt_p = static_cast<long>(std::count(matched_.begin(), matched_.end(), 1));
+    return c;
+  }
+
+  // correspond_pixels(bmap, gt): the smaller side is the left one (machine on ties).
+  long match(const detail::PixelSet& gt) {
+    const bool machine_left = machine_.size() <= gt.size();
+    matcher_.match(machine_left ? machine_ : gt, machine_left ? gt : machine_, window_);
+    const std::vector<int>& mates = matcher_.mates();
+    for (std::size_t u = 0; u < mates.size(); ++u)
+      if (mates[u] >= 0) matched_[machine_left ? static_cast<int>(u) : mates[u]] = 1;
+    return matcher_.count();
+  }
+
+  const SoftMap& pb_;
+  const bool thin_;
+  const detail::PaddedGrid grid_;
+  const detail::Window window_;
+  std::vector<detail::PixelSet> gts_;
+  long sum_r_ = 0;
+  detail::PixelSet machine_;
+  detail::Thinner thinner_;
+  detail::PixelMatcher matcher_;
+  std::vector<int> all_, above_, scratch_, pixels_;
+  std::vector<std::uint8_t> matched_;
+  bool computed_ = false;
+  double threshold_ = 0.0;
+  BoundaryCounts last_;
+};
 
 }  // namespace
 
@@ -61,26 +134,9 @@ std::vector<BoundaryCounts> evaluate_image(const SoftMap& pb, const std::vector<
   for (const auto& gt : gts)
     check(gt.width == pb.width && gt.height == pb.height, "",
           "boundary map and annotation differ in size");
-  const double dist_px = max_distance_px(pb.width, pb.height, max_dist);
-  const std::vector<int> order = order_by_value(pb);
-  long gt_pixels = 0;
-  for (const auto& gt : gts) gt_pixels += gt.count();
+  ImageEvaluator image(pb, gts, max_distance_px(pb.width, pb.height, max_dist), thin_pb);
   std::vector<BoundaryCounts> out;
-  for (const double t : thresholds) {
-    const BinaryMap bmap = threshold_map(pb, order, t, thin_pb);
-    BoundaryCounts c;
-    c.threshold = t;
-    c.sum_r = gt_pixels;                                 // sumR: all annotators' boundary pixels
-    c.sum_p = bmap.count();                              // sumP: machine pixels
-    std::vector<std::uint8_t> acc(bmap.data.size(), 0);  // accP: matched to any annotator
-    for (const auto& gt : gts) {
-      const Correspondence m = correspond_pixels(bmap, gt, dist_px);
-      c.cnt_r += m.count;  // cntR: matched annotator pixels
-      for (std::size_t i = 0; i < acc.size(); ++i) acc[i] |= m.matched1[i];
-    }
-    c.cnt_p = static_cast<long>(std::count(acc.begin(), acc.end(), 1));
-    out.push_back(c);
-  }
+  for (const double t : thresholds) out.push_back(image.counts(t));
   return out;
 }
 

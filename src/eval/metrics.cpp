@@ -13,9 +13,9 @@ torch::Tensor psnr_per_image(const torch::Tensor& estimate, const torch::Tensor&
   check(peak > 0, "", "PSNR peak must be positive");
   const auto e = estimate.dim() == 3 ? estimate.unsqueeze(0) : estimate;
   const auto r = reference.dim() == 3 ? reference.unsqueeze(0) : reference;
-  const torch::Tensor diff = e.to(torch::kFloat64) - r.to(reference.device(), torch::kFloat64);
+  const torch::Tensor diff = e.to(torch::kFloat64) - r.to(e.device(), torch::kFloat64);
   const torch::Tensor mse = diff.pow(2).flatten(1).mean(1);
-  return (10.0 * torch::log10(peak * peak / mse)).cpu();
+  return 10.0 * torch::log10(peak * peak / mse);
 }
 
 double mean_psnr(const torch::Tensor& estimate, const torch::Tensor& reference, double peak) {

@@ -1,9 +1,11 @@
 // bwmorph(bw, 'thin', Inf): Lam, Lee & Suen, "Thinning methodologies — a comprehensive survey"
 // (PAMI 1992), algorithm 1 (p. 879), the algorithm MATLAB documents for 'thin'.
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <vector>
 
+#include "boundary_detail.hpp"
 #include "strata/eval/boundary.hpp"
 
 namespace strata::eval {
@@ -57,73 +59,89 @@ const Lut& luts() {
   return lut;
 }
 
-int neighbour_code(const BinaryMap& m, int x, int y) {
-  int code = 0;
-  for (int k = 0; k < 8; ++k) {
-    const int u = x + kDx[k], v = y + kDy[k];
-    if (u >= 0 && v >= 0 && u < m.width && v < m.height && m.at(u, v)) code |= 1 << k;
-  }
-  return code;
+// Neighbour k as a linear offset on a grid of the given stride.
+std::array<int, 8> neighbour_offsets(int stride) {
+  std::array<int, 8> off{};
+  for (int k = 0; k < 8; ++k) off[k] = kDy[k] * stride + kDx[k];
+  return off;
 }
-
-// Work lists: a pixel is re-examined in a subiteration only if its 3×3 neighbourhood changed
-// since it was last examined in that subiteration (otherwise the parallel rule gives the same
-// answer), so the result equals the full parallel sweep.
-struct Thinner {
-  BinaryMap& map;
-  std::array<std::vector<int>, 2> todo;
-  std::array<std::vector<std::uint8_t>, 2> queued;
-
-  explicit Thinner(BinaryMap& m) : map(m) {
-    for (int s = 0; s < 2; ++s) queued[s].assign(m.data.size(), 0);
-    for (std::size_t i = 0; i < m.data.size(); ++i)
-      if (m.data[i]) enqueue_both(static_cast<int>(i));
-  }
-
-  void enqueue_both(int i) {
-    for (int s = 0; s < 2; ++s)
-      if (!queued[s][i]) {
-        queued[s][i] = 1;
-        todo[s].push_back(i);
-      }
-  }
-
-  // One parallel subiteration; returns the number of deleted pixels.
-  std::size_t subiteration(int sub) {
-    std::vector<int> list;
-    list.swap(todo[sub]);
-    std::vector<int> removed;
-    for (const int i : list) {
-      queued[sub][i] = 0;
-      if (!map.data[i]) continue;
-      const int x = i % map.width, y = i / map.width;
-      if (luts()[sub][neighbour_code(map, x, y)]) removed.push_back(i);
-    }
-    for (const int i : removed) map.data[i] = 0;
-    for (const int i : removed) mark_neighbours(i);
-    return removed.size();
-  }
-
-  void mark_neighbours(int i) {
-    const int x = i % map.width, y = i / map.width;
-    for (int k = 0; k < 8; ++k) {
-      const int u = x + kDx[k], v = y + kDy[k];
-      if (u >= 0 && v >= 0 && u < map.width && v < map.height && map.at(u, v))
-        enqueue_both(v * map.width + u);
-    }
-  }
-};
 
 }  // namespace
 
-void thin(BinaryMap& map) {
-  Thinner t(map);
-  // 'thin' with n = Inf: repeat both subiterations until an iteration changes nothing.
+namespace detail {
+
+// Work lists: a pixel is re-examined in a subiteration only if its 3×3 neighbourhood changed
+// since it was last examined in that subiteration (otherwise the parallel rule gives the same
+// answer), so the result equals the full parallel sweep. The grid has a 1-pixel border of 0s.
+Thinner::Thinner(int width, int height)
+    : grid_(width, height, 1), neighbour_(neighbour_offsets(grid_.stride)), on_(grid_.size(), 0) {
+  for (auto& q : queued_) q.assign(grid_.size(), 0);
+}
+
+void Thinner::thin(std::vector<int>& pixels) {
+  for (const int p : pixels) on_[grid_.position(p)] = 1;
+  for (const int p : pixels) enqueue_both(grid_.position(p));
+  // 'thin' with n = Inf: repeat both subiterations until an iteration changes nothing. Both work
+  // lists and all queued flags are empty again afterwards.
   for (;;) {
-    const std::size_t a = t.subiteration(0);
-    const std::size_t b = t.subiteration(1);
+    const std::size_t a = subiteration(0);
+    const std::size_t b = subiteration(1);
     if (a + b == 0) break;
   }
+  std::size_t kept = 0;
+  for (const int p : pixels) {
+    const int pos = grid_.position(p);
+    if (!on_[pos]) continue;
+    on_[pos] = 0;
+    pixels[kept++] = p;
+  }
+  pixels.resize(kept);
+}
+
+int Thinner::neighbour_code(int position) const {
+  int code = 0;
+  for (int k = 0; k < 8; ++k) code |= on_[position + neighbour_[k]] << k;
+  return code;
+}
+
+void Thinner::enqueue_both(int position) {
+  for (int s = 0; s < 2; ++s)
+    if (!queued_[s][position]) {
+      queued_[s][position] = 1;
+      todo_[s].push_back(position);
+    }
+}
+
+// One parallel subiteration; returns the number of deleted pixels.
+std::size_t Thinner::subiteration(int sub) {
+  current_.swap(todo_[sub]);
+  todo_[sub].clear();
+  removed_.clear();
+  for (const int pos : current_) {
+    queued_[sub][pos] = 0;
+    if (on_[pos] && luts()[sub][neighbour_code(pos)]) removed_.push_back(pos);
+  }
+  for (const int pos : removed_) on_[pos] = 0;
+  for (const int pos : removed_) mark_neighbours(pos);
+  return removed_.size();
+}
+
+void Thinner::mark_neighbours(int position) {
+  for (int k = 0; k < 8; ++k) {
+    const int q = position + neighbour_[k];
+    if (on_[q]) enqueue_both(q);
+  }
+}
+
+}  // namespace detail
+
+void thin(BinaryMap& map) {
+  std::vector<int> pixels;
+  for (std::size_t i = 0; i < map.data.size(); ++i)
+    if (map.data[i]) pixels.push_back(static_cast<int>(i));
+  detail::Thinner(map.width, map.height).thin(pixels);
+  std::fill(map.data.begin(), map.data.end(), 0);
+  for (const int p : pixels) map.data[p] = 1;
 }
 
 }  // namespace strata::eval

@@ -6,7 +6,8 @@
 namespace strata::eval {
 
 /// PSNR in dB per image of a batch: 10·log10(peak² / MSE) with the MSE over C×H×W; returns a
-/// float64 tensor of N values (one value for a C×H×W input). Identical images give +inf.
+/// float64 tensor of N values on the estimate's device (one value for a C×H×W input), without a
+/// host sync. Identical images give +inf.
 torch::Tensor psnr_per_image(const torch::Tensor& estimate, const torch::Tensor& reference,
                              double peak = 1.0);
 
