@@ -37,7 +37,6 @@ struct RestoreCommand {
 
 torch::Dtype parse_precision(const std::string& name) {
   if (name == "bf16") return torch::kBFloat16;
-  if (name == "fp16") return torch::kFloat16;
   return torch::kFloat32;
 }
 
@@ -70,9 +69,9 @@ void add_fit_flags(CLI::App* sub, FitFlags& f) {
                   "‖W‖ for the Lipschitz bound: power (iteration, default) or exact (SVD)")
       ->check(CLI::IsMember({"power", "exact"}));
   sub->add_option("--precision", f.precision,
-                  "fp32 | bf16 | fp16: the decoder's activations and convolutions (bf16/fp16 on "
+                  "fp32 | bf16: the decoder's activations and convolutions (bf16 on "
                   "CUDA only; parameters and the optimiser stay fp32)")
-      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}))
+      ->check(CLI::IsMember({"fp32", "bf16"}))
       ->capture_default_str();
   sub->add_flag("--channels-last", f.channels_last,
                 "channels-last activations (--net decoder only)");

@@ -57,15 +57,18 @@ torch::Tensor mlv_sharpness_tensor(const torch::Tensor& image) {
   const std::int64_t h = g.size(0), w = g.size(1);
   check(h >= 3 && w >= 3, "", "mlv_sharpness: image smaller than 3×3");
   const auto centre = g.narrow(0, 1, h - 2).narrow(1, 1, w - 2);
+  // Signed local variation max(neighbour − centre), as the authors' code (the stop rule's ε was
+  // calibrated with it); 0 is the floor since the centre is not its own neighbour.
   torch::Tensor mlv = torch::zeros_like(centre);
   for (int dy = -1; dy <= 1; ++dy)
     for (int dx = -1; dx <= 1; ++dx)
       if (dy != 0 || dx != 0)
-        mlv = torch::maximum(mlv,
-                             (g.narrow(0, 1 + dy, h - 2).narrow(1, 1 + dx, w - 2) - centre).abs());
-  const auto n = std::min<std::int64_t>(1000, mlv.numel());
-  const auto largest = std::get<0>(mlv.flatten().topk(n));  // descending
-  const auto weights = torch::exp(-0.01 * torch::arange(n, largest.options()));
+        mlv = torch::maximum(mlv, g.narrow(0, 1 + dy, h - 2).narrow(1, 1 + dx, w - 2) - centre);
+  // Descending ranks 2 .. 1000 (the code skips the two largest), weighted by exp(−0.01·rank).
+  const auto n = std::min<std::int64_t>(1001, mlv.numel());
+  if (n <= 2) return torch::zeros({}, g.options());
+  const auto largest = std::get<0>(mlv.flatten().topk(n)).narrow(0, 2, n - 2);
+  const auto weights = torch::exp(-0.01 * (torch::arange(n - 2, largest.options()) + 2.0));
   return torch::sqrt((largest * weights).square().mean());
 }
 
@@ -73,7 +76,9 @@ torch::Tensor mlv_sharpness_tensor(const torch::Tensor& image) {
 
 torch::Tensor dip_gray(const torch::Tensor& image) {
   check_image(image, "dip_gray");
-  const auto x = image.to(torch::kFloat64);
+  // float64 on the CPU; float32 on CUDA, where float64 convolutions are slow (the measures run
+  // every iteration of a restoration).
+  const auto x = image.to(image.is_cuda() ? torch::kFloat32 : torch::kFloat64);
   if (x.size(0) == 1) return x[0];
   return image::rgb_to_gray(x, image::LumaWeights::Matlab)[0].clamp(0.0, 1.0);
 }
@@ -109,7 +114,8 @@ double mlv_sharpness(const torch::Tensor& image) {
 }
 
 torch::Tensor stop_ratio(const torch::Tensor& image) {
-  return blur_effect_tensor(image) / mlv_sharpness_tensor(image).clamp_min(1e-12);
+  return (blur_effect_tensor(image) / mlv_sharpness_tensor(image).clamp_min(1e-12))
+      .to(torch::kFloat64);
 }
 
 AutoStop::AutoStop(std::size_t window, double epsilon) : window_(window), epsilon_(epsilon) {

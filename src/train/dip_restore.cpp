@@ -106,8 +106,9 @@ void check_inputs(const torch::Tensor& y, const RestoreOptions& o) {
         "",
         "dip_restore: lambda, Gaussian upsampling, reduced precision and channels-last apply to "
         "the decoder network only");
-  check(o.compute_dtype == torch::kFloat32 || o.device.is_cuda(), "",
-        "dip_restore: bf16/fp16 computation needs a CUDA device");
+  check(o.compute_dtype == torch::kFloat32 ||
+            (o.compute_dtype == torch::kBFloat16 && o.device.is_cuda()),
+        "", "dip_restore: compute in float32, or bfloat16 on a CUDA device (float16 overflows)");
   if (o.task == RestoreTask::SuperResolution)
     check(o.scale >= 2 && o.scale <= 16, "", "dip_restore: sr scale must be in 2..16");
   if (o.task == RestoreTask::Inpaint)

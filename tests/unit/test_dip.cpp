@@ -123,13 +123,13 @@ TEST(DipMeasures, BlurAndSharpnessOrderImages) {
   EXPECT_GT(eval::mlv_sharpness(sharp), eval::mlv_sharpness(soft));
   EXPECT_GT(eval::mlv_sharpness(soft), eval::mlv_sharpness(softer));
   EXPECT_EQ(eval::mlv_sharpness(torch::full({1, 20, 20}, 0.5)), 0.0);
-  // A vertical step of 0.5 in a 10×10 image: 16 of the 64 interior MLV values are 0.5 (the two
-  // columns beside the step), weighted by exp(−0.01 k) for ranks k = 0..15.
+  // A step up of 0.5 in a 10×10 image: the 8 interior pixels left of it see +0.5 (signed MLV),
+  // all others 0; of the 64 interior values, ranks 2..63 count, weighted by exp(−0.01 k).
   auto step = torch::zeros({1, 10, 10});
   step.narrow(2, 5, 5).fill_(0.5);
   double sum = 0.0;
-  for (int k = 0; k < 16; ++k) sum += std::pow(0.5 * std::exp(-0.01 * k), 2);
-  EXPECT_NEAR(eval::mlv_sharpness(step), std::sqrt(sum / 64.0), 1e-9);
+  for (int k = 2; k < 8; ++k) sum += std::pow(0.5 * std::exp(-0.01 * k), 2);
+  EXPECT_NEAR(eval::mlv_sharpness(step), std::sqrt(sum / 62.0), 1e-9);
   EXPECT_THROW(eval::blur_effect(torch::rand({3, 8, 8})), Error);
 }
 

@@ -11,7 +11,7 @@
 namespace strata::eval {
 
 /// Gray version of a C×H×W image in [0,1]: 0.2989 R + 0.5870 G + 0.1140 B clipped to [0,1]
-/// (1-channel input: itself). Returns H×W.
+/// (1-channel input: itself). Returns H×W, float64 (float32 for CUDA images).
 torch::Tensor dip_gray(const torch::Tensor& image);
 
 /// Frequency-band correspondence (Eq. 2.1): H = clip(|FFT(out)| / (|FFT(target)| + 1e-8), 0, 1)
