@@ -1,4 +1,5 @@
-// strata edges IN -o OUT.png: the HIPe guider's edge-confidence map (paper §3.2).
+// strata edges IN -o OUT.png: the HIPe guider's edge-confidence map (paper §3.2) or a baseline;
+// IN may be a folder (then OUT is one), as the boundary benchmark reads them.
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include "strata/core/error.hpp"
 #include "strata/core/file.hpp"
 #include "strata/filter/edges.hpp"
+#include "strata/image/codec.hpp"
 #include "strata/models/hipe.hpp"
 
 namespace strata::cli {
@@ -25,28 +27,49 @@ struct EdgesCommand {
 // The edge map of `method`, 1×H×W: hipe (mean of the guider's maps), sobel (gradient
 // magnitude) or canny (0/1 with --high > 0, else the suppressed magnitude); sobel and canny
 // soft maps are scaled to a maximum of 1.
-torch::Tensor edge_map(Context& ctx, const EdgesCommand& c, const torch::Tensor& image) {
-  if (c.method == "hipe") {
-    auto guider = load_hipe_guider(model_dir(c.model_dir), ctx.device());
-    return models::hipe_edges(guider, image.to(ctx.device()), c.recurrences);
-  }
+torch::Tensor edge_map(Context& ctx, const EdgesCommand& c, const torch::Tensor& image,
+                       models::HipeGuider& guider) {
+  if (c.method == "hipe") return models::hipe_edges(guider, image.to(ctx.device()), c.recurrences);
   const auto soft = c.method == "sobel" ? filter::sobel_magnitude(image)
                                         : filter::canny(image, c.sigma, c.low, c.high);
   if (c.method == "canny" && c.high > 0.0) return soft;
   return soft / std::max(soft.max().item<double>(), 1e-12);
 }
 
+void write_edges(Context& ctx, const EdgesCommand& c, models::HipeGuider& guider,
+                 const std::string& input, const std::string& output) {
+  const auto image = image::read_image(input, ctx.read_options(image::ChannelMode::Rgb));
+  auto edges = edge_map(ctx, c, image, guider)[0];
+  if (c.nms) edges = filter::edge_nms(edges, filter::edge_orientation(edges));
+  image::write_image(output, edges.unsqueeze(0).cpu());
+  ctx.log("wrote " + output);
+}
+
 void run_edges(Context& ctx, const EdgesCommand& c) {
   check(c.recurrences >= 1 && c.recurrences <= 256, "", "--recurrences must be in 1..256");
-  check_output_path(c.output, {c.input}, ctx.options().force);
-  const auto image = image::read_image(c.input, ctx.read_options(image::ChannelMode::Rgb));
-  auto edges = edge_map(ctx, c, image)[0];
-  if (c.nms) edges = filter::edge_nms(edges, filter::edge_orientation(edges));
-  image::write_image(c.output, edges.unsqueeze(0).cpu());
-  ctx.log("wrote " + c.output);
+  models::HipeGuider guider{nullptr};
+  if (c.method == "hipe") guider = load_hipe_guider(model_dir(c.model_dir), ctx.device());
+  std::size_t count = 1;
+  if (is_directory(c.input)) {  // a folder in, a folder of <stem>.png out (the benchmark's layout)
+    const auto inputs = image::list_images(c.input);
+    check(!inputs.empty(), c.input, "no images");
+    check(!path_exists(c.output) || is_directory(c.output), c.output,
+          "with a folder of inputs, -o must be a folder");
+    make_directories(c.output);
+    for (const auto& input : inputs) {
+      const auto output = c.output + "/" + stem_of(input) + ".png";
+      check_output_path(output, {input}, ctx.options().force);  // never over an input
+      write_edges(ctx, c, guider, input, output);
+    }
+    count = inputs.size();
+  } else {
+    check_output_path(c.output, {c.input}, ctx.options().force);
+    write_edges(ctx, c, guider, c.input, c.output);
+  }
   ctx.result({{"command", "edges"},
               {"input", c.input},
               {"output", c.output},
+              {"images", count},
               {"method", c.method},
               {"recurrences", c.recurrences},
               {"nms", c.nms},
@@ -61,8 +84,10 @@ void register_edges(CLI::App& app) {
   CLI::App* sub = add_command(
       app, "edges", "Edge maps: the HIPe guider's edge confidence, or Sobel / Canny baselines",
       [c](Context& ctx) { run_edges(ctx, *c); });
-  sub->add_option("input", c->input, "input image")->required();
-  sub->add_option("-o,--out", c->output, "output image (.png, .pfm for float)")->required();
+  sub->add_option("input", c->input, "input image, or a folder of images")->required();
+  sub->add_option("-o,--out", c->output,
+                  "output image (.png, .pfm for float), or a folder (<stem>.png per input image)")
+      ->required();
   sub->add_option("--recurrences", c->recurrences, "guider recurrences averaged")
       ->capture_default_str();
   sub->add_flag("--nms", c->nms, "thin by non-maximum suppression (structured-edges style)");

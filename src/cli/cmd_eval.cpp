@@ -12,6 +12,7 @@
 #include "strata/eval/boundary.hpp"
 #include "strata/eval/filter_denoise.hpp"
 #include "strata/eval/gcc.hpp"
+#include "strata/eval/plot.hpp"
 #include "strata/image/codec.hpp"
 
 namespace strata::cli {
@@ -153,25 +154,25 @@ struct EdgesEvalCommand {
   eval::BoundaryOptions options;
 };
 
-// The PR curve as an SVG: recall on x, precision on y, the ODS point marked.
-std::string pr_curve_svg(const eval::BoundaryReport& r) {
-  constexpr double kSize = 400.0, kMargin = 50.0;
-  const auto px = [](double v) { return kMargin + v * kSize; };
-  const auto py = [](double v) { return kMargin + (1.0 - v) * kSize; };
-  std::ostringstream s;
-  s << std::fixed << std::setprecision(2)
-    << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"500\" height=\"500\">\n"
-    << "<rect x=\"50\" y=\"50\" width=\"400\" height=\"400\" fill=\"none\" "
-       "stroke=\"black\"/>\n<polyline fill=\"none\" stroke=\"red\" stroke-width=\"2\" points=\"";
-  for (const auto& p : r.curve) s << px(p.recall) << ',' << py(p.precision) << ' ';
-  s << "\"/>\n<circle cx=\"" << px(r.ods.recall) << "\" cy=\"" << py(r.ods.precision)
-    << "\" r=\"5\" fill=\"red\"/>\n"
-    << "<text x=\"250\" y=\"485\" text-anchor=\"middle\">Recall</text>\n"
-    << "<text x=\"15\" y=\"250\" transform=\"rotate(-90 15 250)\" "
-       "text-anchor=\"middle\">Precision</text>\n"
-    << "<text x=\"60\" y=\"40\">ODS F " << std::setprecision(3) << r.ods.f << ", OIS F " << r.ois.f
-    << ", AP " << r.ap << "</text>\n</svg>\n";
-  return s.str();
+// The PR curve: recall on x, precision on y, the ODS point marked.
+eval::Plot pr_plot(const eval::BoundaryReport& r) {
+  std::ostringstream title, ods;
+  title << std::fixed << std::setprecision(3) << "ODS F " << r.ods.f << ", OIS F " << r.ois.f
+        << ", AP " << r.ap;
+  ods << std::fixed << std::setprecision(3) << "ODS F=" << r.ods.f;
+  eval::Series curve{"", {}, {}};
+  for (const auto& p : r.curve) {
+    curve.x.push_back(p.recall);
+    curve.y.push_back(p.precision);
+  }
+  eval::Plot plot;
+  plot.title = title.str();
+  plot.x_label = "Recall";
+  plot.y_label = "Precision";
+  plot.x_range = plot.y_range = eval::Range{0.0, 1.0};
+  plot.series = {curve};
+  plot.marks = {{r.ods.recall, r.ods.precision, ods.str(), 0}};
+  return plot;
 }
 
 void write_text(const std::string& path, const std::string& text) {
@@ -179,15 +180,21 @@ void write_text(const std::string& path, const std::string& text) {
 }
 
 void run_edges_eval(Context& ctx, const EdgesEvalCommand& c) {
+  if (!c.plot.empty()) {  // before the long run
+    eval::check_plot_path(c.plot);
+    check_output_path(c.plot, {}, ctx.options().force);
+  }
+  eval::BoundaryOptions options = c.options;
+  options.threads = ctx.options().threads;  // --threads (0: every core)
   ctx.log("boundary benchmark: " + c.pred + " against " + c.gt);
-  const auto r = eval::evaluate_boundaries(c.pred, c.gt, c.options);
+  const auto r = eval::evaluate_boundaries(c.pred, c.gt, options);
   if (!c.out_dir.empty()) {
     make_directories(c.out_dir);
     write_text(c.out_dir + "/eval_bdry.txt", eval::format_eval_bdry(r));
     write_text(c.out_dir + "/eval_bdry_thr.txt", eval::format_eval_bdry_thr(r));
     write_text(c.out_dir + "/eval_bdry_img.txt", eval::format_eval_bdry_img(r));
   }
-  if (!c.plot.empty()) write_text(c.plot, pr_curve_svg(r));
+  if (!c.plot.empty()) eval::write_plot(pr_plot(r), c.plot);
   nlohmann::json curve = nlohmann::json::array();
   for (const auto& p : r.curve)
     curve.push_back({{"threshold", p.threshold}, {"recall", p.recall}, {"precision", p.precision}});
@@ -221,7 +228,7 @@ void add_edges_eval(CLI::App& eval) {
   sub->add_option("--max-dist", c->options.max_dist, "match tolerance (fraction of the diagonal)")
       ->capture_default_str();
   sub->add_option("--out", c->out_dir, "write eval_bdry.txt, eval_bdry_thr.txt, eval_bdry_img.txt");
-  sub->add_option("--plot", c->plot, "write the PR curve as SVG");
+  sub->add_option("--plot", c->plot, "write the PR curve: FILE.png or FILE.svg");
 }
 
 }  // namespace

@@ -5,12 +5,14 @@
 
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <sstream>
 
 #include "cli/app.hpp"
 #include "strata/core/error.hpp"
 #include "strata/core/file.hpp"
+#include "strata/eval/plot.hpp"
 #include "strata/image/codec.hpp"
 #include "strata/train/dip_benchmark.hpp"
 #include "strata/train/dip_restore.hpp"
@@ -28,7 +30,7 @@ struct FitFlags {
 };
 
 struct RestoreCommand {
-  std::string task, input, output, reference, mask, log;
+  std::string task, input, output, reference, mask, log, plot;
   FitFlags fit;
   int scale = 4;
   double sigma = 0.0;
@@ -93,13 +95,70 @@ void write_log(const std::string& path, const train::RestoreResult& r) {
   write_file_atomic(path, text.data(), text.size());
 }
 
+// `path` with "-suffix" before its extension.
+std::string sibling(const std::string& path, const std::string& suffix) {
+  const auto ext = extension_of(path);  // without the dot
+  if (ext.empty()) return path + "-" + suffix;
+  return path.substr(0, path.size() - ext.size() - 1) + "-" + suffix + "." + ext;
+}
+
+// One series over the iterations of the run.
+eval::Series over_iterations(const train::RestoreResult& r, const std::string& name,
+                             const std::function<double(const train::RestoreProgress&)>& value) {
+  eval::Series s{name, {}, {}};
+  for (const auto& p : r.history) {
+    s.x.push_back(p.iteration);
+    s.y.push_back(value(p));
+  }
+  return s;
+}
+
+// The thesis's Fig. 9 / Fig. 5 views of a run: PLOT (PSNR with a reference, else the loss),
+// PLOT-ratio (the stop ratio of Eq. 2.8, the stop marked) and, with --fbc, PLOT-fbc (Eq. 2.1).
+void write_restore_plots(const std::string& path, const train::RestoreResult& r, bool reference) {
+  const std::string stop = r.auto_stopped ? "automatic stop" : "iteration cap";
+  eval::Plot main{reference ? "PSNR against the reference" : "training loss",
+                  "iteration",
+                  reference ? "PSNR (dB)" : "MSE loss",
+                  {},
+                  {},
+                  {},
+                  {}};
+  main.series.push_back(over_iterations(
+      r, "", [reference](const train::RestoreProgress& p) { return reference ? p.psnr : p.loss; }));
+  main.marks.push_back({static_cast<double>(r.iterations), main.series[0].y.back(), stop, 0});
+  eval::write_plot(main, path);
+  eval::Plot ratio{"stop ratio blur / sharpness (Eq. 2.8)", "iteration", "ratio", {}, {}, {}, {}};
+  ratio.series.push_back(
+      over_iterations(r, "", [](const train::RestoreProgress& p) { return p.ratio; }));
+  ratio.marks.push_back({static_cast<double>(r.iterations), ratio.series[0].y.back(), stop, 0});
+  eval::write_plot(ratio, sibling(path, "ratio"));
+  if (r.history.empty() || r.history.front().fbc.empty()) return;
+  eval::Plot fbc{"frequency-band correspondence (Eq. 2.1)",
+                 "iteration",
+                 "FBC",
+                 {},
+                 {},
+                 {},
+                 eval::Range{0.0, 1.0}};
+  for (std::size_t b = 0; b < r.history.front().fbc.size(); ++b)
+    fbc.series.push_back(
+        over_iterations(r, "band " + std::to_string(b + 1),
+                        [b](const train::RestoreProgress& p) { return p.fbc[b]; }));
+  eval::write_plot(fbc, sibling(path, "fbc"));
+}
+
 void run_restore(Context& ctx, const RestoreCommand& c) {
+  if (!c.plot.empty()) eval::check_plot_path(c.plot);
   train::RestoreOptions o;
   o.task = train::parse_restore_task(c.task);
   std::vector<std::string> inputs = {c.input};
   for (const auto* extra : {&c.reference, &c.mask})
     if (!extra->empty()) inputs.push_back(*extra);
   check_output_path(c.output, inputs, ctx.options().force);
+  if (!c.plot.empty())
+    for (const auto& plot : {c.plot, sibling(c.plot, "ratio"), sibling(c.plot, "fbc")})
+      check_output_path(plot, inputs, ctx.options().force);
   auto degraded = image::read_image(c.input, ctx.read_options());
   check(degraded.size(0) == 1 || degraded.size(0) == 3, c.input, "needs a gray or RGB image");
   if (c.sigma > 0.0) {  // benchmarks: add the noise here, N(0, (σ/255)²)
@@ -129,6 +188,7 @@ void run_restore(Context& ctx, const RestoreCommand& c) {
   if (!ctx.options().quiet && tty) std::fputc('\n', stderr);
   image::write_image(c.output, r.image);
   if (!c.log.empty()) write_log(c.log, r);
+  if (!c.plot.empty()) write_restore_plots(c.plot, r, o.reference.defined());
   const double psnr = r.history.empty() ? NAN : r.history.back().psnr;
   ctx.result({{"command", "restore"},
               {"task", c.task},
@@ -258,6 +318,10 @@ void register_restore(CLI::App& app) {
   add_fit_flags(sub, c->fit);
   sub->add_flag("--fbc", c->fbc, "log the frequency-band correspondence (Eq. 2.1)");
   sub->add_option("--log", c->log, "CSV of loss, PSNR, stop ratio (and FBC) per iteration");
+  sub->add_option("--plot", c->plot,
+                  "curves as .png or .svg: PSNR (with --reference, else the loss) over the "
+                  "iterations in PLOT, the stop ratio in PLOT-ratio, with --fbc the five bands in "
+                  "PLOT-fbc");
 }
 
 }  // namespace strata::cli

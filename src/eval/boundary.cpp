@@ -68,11 +68,8 @@ class ImageEvaluator {
 
  private:
   void add_annotation(const BinaryMap& gt) {
-    std::vector<int> pixels;
-    for (std::size_t i = 0; i < gt.data.size(); ++i)
-      if (gt.data[i]) pixels.push_back(static_cast<int>(i));
     gts_.emplace_back(grid_);
-    gts_.back().assign(pixels);
+    gts_.back().assign(detail::on_pixels(gt));
     sum_r_ += gts_.back().size();  // sumR: all annotators' boundary pixels
   }
 
@@ -93,8 +90,8 @@ class ImageEvaluator {
     BoundaryCounts c;
     c.threshold = t;
     c.sum_r = sum_r_;
-    c.sum_p = machine_.size();  // sumP: machine pixels
-    matched_.assign(machine_.size(), 0);  // accP: matched to any annotator
+    c.sum_p = machine_.size();                         // sumP: machine pixels
+    matched_.assign(machine_.size(), 0);               // accP: matched to any annotator
     for (const auto& gt : gts_) c.cnt_r += match(gt);  // cntR: matched annotator pixels
     c.cnt_p = static_cast<long>(std::count(matched_.begin(), matched_.end(), 1));
     return c;

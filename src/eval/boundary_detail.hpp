@@ -10,6 +10,8 @@
 #include <memory>
 #include <vector>
 
+#include "strata/eval/boundary.hpp"
+
 namespace strata::eval::detail {
 
 /// A width × height map with a border of `pad` pixels on every side: pixel i = y·width + x of
@@ -20,8 +22,23 @@ struct PaddedGrid {
   PaddedGrid() = default;
   PaddedGrid(int w, int h, int p) : width(w), height(h), pad(p), stride(w + 2 * p) {}
   std::size_t size() const { return static_cast<std::size_t>(stride) * (height + 2 * pad); }
-  int position(int pixel) const { return (pixel / width + pad) * stride + pixel % width + pad; }
+  /// The positions of map pixels (one division per row for increasing pixels).
+  void positions(const std::vector<int>& pixels, std::vector<int>& out) const {
+    out.resize(pixels.size());
+    int row = 0, row_start = 0;
+    for (std::size_t k = 0; k < pixels.size(); ++k) {
+      const int p = pixels[k];
+      if (p < row_start || p >= row_start + width) {
+        row = p / width;
+        row_start = row * width;
+      }
+      out[k] = (row + pad) * stride + p - row_start + pad;
+    }
+  }
 };
+
+/// The indices of the on pixels of a map, increasing.
+std::vector<int> on_pixels(const BinaryMap& map);
 
 /// The matcher's candidate offsets: every (dx, dy) with dx² + dy² <= max_dist², dy then dx
 /// ascending (the order of Berkeley's matchEdgeMaps), as linear offsets on `grid`, with their
@@ -87,9 +104,10 @@ class Thinner {
 
   PaddedGrid grid_;
   std::array<int, 8> neighbour_;  // neighbour k (thinning.cpp) as a position offset
+  const std::array<std::array<std::uint8_t, 256>, 2>& lut_;  // deletion tables per subiteration
   std::vector<std::uint8_t> on_;
   std::vector<std::uint8_t> queued_[2];
-  std::vector<int> todo_[2], current_, removed_;
+  std::vector<int> positions_, todo_[2], current_, removed_;
 };
 
 }  // namespace strata::eval::detail

@@ -19,6 +19,13 @@ namespace strata::eval {
 
 namespace detail {
 
+std::vector<int> on_pixels(const BinaryMap& map) {
+  std::vector<int> pixels;
+  for (std::size_t i = 0; i < map.data.size(); ++i)
+    if (map.data[i]) pixels.push_back(static_cast<int>(i));
+  return pixels;
+}
+
 int window_radius(double max_dist) { return static_cast<int>(std::ceil(max_dist)); }
 
 Window make_window(double max_dist, const PaddedGrid& grid) {
@@ -39,11 +46,8 @@ PixelSet::PixelSet(const PaddedGrid& grid) : grid_(grid), id_(grid.size(), -1) {
 void PixelSet::assign(const std::vector<int>& pixels) {
   for (const int p : positions_) id_[p] = -1;
   pixels_ = pixels;
-  positions_.resize(pixels.size());
-  for (std::size_t k = 0; k < pixels.size(); ++k) {
-    positions_[k] = grid_.position(pixels[k]);
-    id_[positions_[k]] = static_cast<int>(k);
-  }
+  grid_.positions(pixels, positions_);
+  for (std::size_t k = 0; k < positions_.size(); ++k) id_[positions_[k]] = static_cast<int>(k);
 }
 
 }  // namespace detail
@@ -54,29 +58,34 @@ using detail::PixelSet;
 using detail::Window;
 
 constexpr long kInf = std::numeric_limits<long>::max() / 4;
+constexpr long kMaxKey = long{1} << 32;  // reduced distances must fit the queue's keys
 
 // Sparse bipartite graph: left vertices 0..nl-1, right 0..nr-1 (pixels in raster order); the
 // edges of a left vertex are its window's candidates in window order.
+struct Edge {
+  int to;    // right vertex
+  int cost;  // round(100 × distance)
+};
+
 struct Graph {
   int nl = 0, nr = 0;
-  std::vector<int> first;  // CSR offsets per left vertex (nl + 1)
-  std::vector<int> to;     // right vertex per edge
-  std::vector<int> cost;   // round(100 × distance) per edge
+  std::vector<int> first;   // CSR offsets per left vertex (nl + 1)
+  std::vector<Edge> edges;  // the first first[nl] are used (the vector only grows)
 
   void build(const PixelSet& left, const PixelSet& right, const Window& w) {
     nl = left.size();
     nr = right.size();
+    const std::size_t n = nr > 0 ? w.offset.size() : 0;
+    if (edges.size() < n * nl) edges.resize(n * nl);
     first.assign(1, 0);
-    to.clear();
-    cost.clear();
+    Edge* out = edges.data();
     for (const int p : left.positions()) {
-      for (std::size_t i = 0; nr > 0 && i < w.offset.size(); ++i) {
+      for (std::size_t i = 0; i < n; ++i) {  // branch-free: keep the slot only for a pixel
         const int j = right.id(p + w.offset[i]);
-        if (j < 0) continue;
-        to.push_back(j);
-        cost.push_back(w.cost[i]);
+        *out = {j, w.cost[i]};
+        out += j >= 0;
       }
-      first.push_back(static_cast<int>(to.size()));
+      first.push_back(static_cast<int>(out - edges.data()));
     }
   }
 };
@@ -96,7 +105,7 @@ struct Components {
     std::iota(parent_.begin(), parent_.end(), 0);
     for (int u = 0; u < g.nl; ++u)
       for (int e = g.first[u]; e < g.first[u + 1]; ++e)
-        parent_[find_root(parent_, u)] = find_root(parent_, g.nl + g.to[e]);
+        parent_[find_root(parent_, u)] = find_root(parent_, g.nl + g.edges[e].to);
     number(g);
     start.assign(size_.size() + 1, 0);
     for (std::size_t i = 0; i < size_.size(); ++i) start[i + 1] = start[i] + size_[i];
@@ -127,9 +136,10 @@ struct Components {
   std::vector<int> parent_, slot_, comp_of_, size_, fill_;
 };
 
-// Monotone priority queue (radix heap) of (key, vertex): a key pushed is never below the last
-// key popped, as in Dijkstra. Bucket 0 holds keys equal to the last popped key, bucket b > 0 the
-// keys whose highest bit differing from it is bit b - 1.
+// Monotone priority queue (radix heap) of (key, vertex), key < 2^32: a key pushed is never below
+// the last key popped, as in Dijkstra. Entries pack key << 32 | vertex. Bucket 0 holds keys
+// equal to the last popped key, bucket b > 0 the keys whose highest bit differing from it is
+// bit b - 1.
 class RadixHeap {
  public:
   void clear() {
@@ -139,23 +149,18 @@ class RadixHeap {
   }
   bool empty() const { return size_ == 0; }
   void push(std::uint64_t key, int vertex) {
-    buckets_[bucket(key)].push_back({key, vertex});
+    buckets_[bucket(key)].push_back(key << 32 | static_cast<std::uint32_t>(vertex));
     ++size_;
   }
   std::pair<std::uint64_t, int> pop() {
     if (buckets_[0].empty()) redistribute();
-    const Entry e = buckets_[0].back();
+    const std::uint64_t e = buckets_[0].back();
     buckets_[0].pop_back();
     --size_;
-    return {e.key, e.vertex};
+    return {e >> 32, static_cast<int>(e & 0xffffffffu)};
   }
 
  private:
-  struct Entry {
-    std::uint64_t key;
-    int vertex;
-  };
-
   int bucket(std::uint64_t key) const {
     return key == last_ ? 0 : 64 - __builtin_clzll(key ^ last_);
   }
@@ -164,15 +169,13 @@ class RadixHeap {
   void redistribute() {
     std::size_t b = 1;
     while (buckets_[b].empty()) ++b;
-    std::vector<Entry>& from = buckets_[b];
-    last_ = std::min_element(from.begin(), from.end(), [](const Entry& x, const Entry& y) {
-              return x.key < y.key;
-            })->key;
-    for (const Entry& e : from) buckets_[bucket(e.key)].push_back(e);  // all below b
+    std::vector<std::uint64_t>& from = buckets_[b];
+    last_ = *std::min_element(from.begin(), from.end()) >> 32;
+    for (const std::uint64_t e : from) buckets_[bucket(e >> 32)].push_back(e);  // all below b
     from.clear();
   }
 
-  std::array<std::vector<Entry>, 65> buckets_;
+  std::array<std::vector<std::uint64_t>, 33> buckets_;
   std::uint64_t last_ = 0;
   std::size_t size_ = 0;
 };
@@ -234,20 +237,20 @@ class Matcher {
   void match_single_left(int u) {
     int best = g_->first[u];
     for (int e = g_->first[u] + 1; e < g_->first[u + 1]; ++e)
-      if (g_->cost[e] < g_->cost[best]) best = e;
-    set_mate(u, g_->to[best], g_->cost[best]);
+      if (g_->edges[e].cost < g_->edges[best].cost) best = e;
+    set_mate(u, g_->edges[best].to, g_->edges[best].cost);
   }
 
   // One right vertex: the cheapest left (the first one on ties). False if several rights.
   bool match_single_right(const int* begin, const int* end) {
-    const int v = g_->to[g_->first[*begin]];
+    const int v = g_->edges[g_->first[*begin]].to;
     int best_u = -1, best_cost = 0;
     for (const int* p = begin; p != end; ++p)
       for (int e = g_->first[*p]; e < g_->first[*p + 1]; ++e) {
-        if (g_->to[e] != v) return false;
-        if (best_u < 0 || g_->cost[e] < best_cost) {
+        if (g_->edges[e].to != v) return false;
+        if (best_u < 0 || g_->edges[e].cost < best_cost) {
           best_u = *p;
-          best_cost = g_->cost[e];
+          best_cost = g_->edges[e].cost;
         }
       }
     set_mate(best_u, v, best_cost);
@@ -261,6 +264,7 @@ class Matcher {
 
   void relax(int y, long d) {
     if (d >= dist_[y]) return;
+    if (d >= kMaxKey) throw Error("", "matching distances overflow");
     touch(y, d);
     heap_.push(static_cast<std::uint64_t>(d), y);
   }
@@ -270,11 +274,12 @@ class Matcher {
     touch(u, d);
     done_[u] = 1;
     popped_.push_back(u);
-    const int nl = g_->nl;
-    for (int e = g_->first[u]; e < g_->first[u + 1]; ++e) {
-      const int v = g_->to[e];
-      if (v != mate_l_[u]) relax(nl + v, d + g_->cost[e] + pot_[u] - pot_[nl + v]);
-    }
+    const int mate = mate_l_[u], nl = g_->nl;
+    const long base = d + pot_[u];
+    const long* pot_right = pot_.data() + nl;
+    const Edge* end = g_->edges.data() + g_->first[u + 1];
+    for (const Edge* e = g_->edges.data() + g_->first[u]; e != end; ++e)
+      if (e->to != mate) relax(nl + e->to, base + e->cost - pot_right[e->to]);
   }
 
   // Dijkstra from the free left vertices; returns D (or -1 if no free right is reachable). Only
@@ -298,11 +303,6 @@ class Matcher {
         D = d;
     }
     return D;
-  }
-
-  bool admissible(int u, int e) const {
-    const int v = g_->to[e], y = g_->nl + v;
-    return v != mate_l_[u] && !seen_[v] && done_[y] && g_->cost[e] + pot_[u] - pot_[y] == 0;
   }
 
   // Depth-first search for zero-reduced-cost augmenting paths from each free left vertex.
@@ -329,10 +329,10 @@ class Matcher {
         }
         continue;
       }
-      const int v = g_->to[e];
+      const int v = g_->edges[e].to;
       seen_[v] = 1;
       rights_.push_back(v);
-      costs_.push_back(g_->cost[e]);
+      costs_.push_back(g_->edges[e].cost);
       if (mate_r_[v] < 0) {
         flip();
         return true;
@@ -344,12 +344,19 @@ class Matcher {
     return false;
   }
 
-  // The next admissible edge of u in its edge order, or -1.
+  // The next admissible edge of u in its edge order (a non-matching edge of reduced cost 0 to a
+  // settled right vertex not yet visited in this phase), or -1.
   int next_admissible(int u) {
-    while (it_[u] < g_->first[u + 1]) {
-      const int e = it_[u]++;
-      if (admissible(u, e)) return e;
+    const int end = g_->first[u + 1], mate = mate_l_[u], nl = g_->nl;
+    const long pu = pot_[u];
+    for (int e = it_[u]; e < end; ++e) {
+      const Edge& edge = g_->edges[e];
+      const int y = nl + edge.to;
+      if (edge.cost + pu != pot_[y] || !done_[y] || seen_[edge.to] || edge.to == mate) continue;
+      it_[u] = e + 1;
+      return e;
     }
+    it_[u] = end;
     return -1;
   }
 
@@ -420,11 +427,8 @@ double max_distance_px(int width, int height, double max_dist) {
 namespace {
 
 detail::PixelSet pixel_set(const BinaryMap& m, const detail::PaddedGrid& grid) {
-  std::vector<int> pixels;
-  for (std::size_t i = 0; i < m.data.size(); ++i)
-    if (m.data[i]) pixels.push_back(static_cast<int>(i));
   detail::PixelSet set(grid);
-  set.assign(pixels);
+  set.assign(detail::on_pixels(m));
   return set;
 }
 

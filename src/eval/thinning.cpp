@@ -74,13 +74,17 @@ namespace detail {
 // since it was last examined in that subiteration (otherwise the parallel rule gives the same
 // answer), so the result equals the full parallel sweep. The grid has a 1-pixel border of 0s.
 Thinner::Thinner(int width, int height)
-    : grid_(width, height, 1), neighbour_(neighbour_offsets(grid_.stride)), on_(grid_.size(), 0) {
+    : grid_(width, height, 1),
+      neighbour_(neighbour_offsets(grid_.stride)),
+      lut_(luts()),
+      on_(grid_.size(), 0) {
   for (auto& q : queued_) q.assign(grid_.size(), 0);
 }
 
 void Thinner::thin(std::vector<int>& pixels) {
-  for (const int p : pixels) on_[grid_.position(p)] = 1;
-  for (const int p : pixels) enqueue_both(grid_.position(p));
+  grid_.positions(pixels, positions_);
+  for (const int pos : positions_) on_[pos] = 1;
+  for (const int pos : positions_) enqueue_both(pos);
   // 'thin' with n = Inf: repeat both subiterations until an iteration changes nothing. Both work
   // lists and all queued flags are empty again afterwards.
   for (;;) {
@@ -89,11 +93,10 @@ void Thinner::thin(std::vector<int>& pixels) {
     if (a + b == 0) break;
   }
   std::size_t kept = 0;
-  for (const int p : pixels) {
-    const int pos = grid_.position(p);
-    if (!on_[pos]) continue;
-    on_[pos] = 0;
-    pixels[kept++] = p;
+  for (std::size_t k = 0; k < pixels.size(); ++k) {
+    if (!on_[positions_[k]]) continue;
+    on_[positions_[k]] = 0;
+    pixels[kept++] = pixels[k];
   }
   pixels.resize(kept);
 }
@@ -119,7 +122,7 @@ std::size_t Thinner::subiteration(int sub) {
   removed_.clear();
   for (const int pos : current_) {
     queued_[sub][pos] = 0;
-    if (on_[pos] && luts()[sub][neighbour_code(pos)]) removed_.push_back(pos);
+    if (on_[pos] && lut_[sub][neighbour_code(pos)]) removed_.push_back(pos);
   }
   for (const int pos : removed_) on_[pos] = 0;
   for (const int pos : removed_) mark_neighbours(pos);
@@ -136,9 +139,7 @@ void Thinner::mark_neighbours(int position) {
 }  // namespace detail
 
 void thin(BinaryMap& map) {
-  std::vector<int> pixels;
-  for (std::size_t i = 0; i < map.data.size(); ++i)
-    if (map.data[i]) pixels.push_back(static_cast<int>(i));
+  std::vector<int> pixels = detail::on_pixels(map);
   detail::Thinner(map.width, map.height).thin(pixels);
   std::fill(map.data.begin(), map.data.end(), 0);
   for (const int p : pixels) map.data[p] = 1;

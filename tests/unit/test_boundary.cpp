@@ -2,8 +2,10 @@
 // self-test (BIDS/BSDS500 bench/data test_2).
 #include "strata/eval/boundary.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -139,6 +141,134 @@ TEST(Correspond, MatchesExhaustiveSearchOnRandomMaps) {
     const Correspondence m = correspond_pixels(a, b, r);
     ASSERT_EQ(m.count, expected.first) << "trial " << trial;
     ASSERT_EQ(m.cost, expected.second) << "trial " << trial;
+  }
+}
+
+std::uint64_t fnv1a(std::uint64_t h, const void* data, std::size_t n) {
+  const auto* b = static_cast<const unsigned char*>(data);
+  for (std::size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 1099511628211ull;
+  return h;
+}
+
+// Each pixel on with probability percent/100 (raw mt19937 output: the same maps everywhere).
+BinaryMap random_map(std::mt19937& rng, int w, int h, unsigned percent) {
+  BinaryMap m(w, h);
+  for (auto& v : m.data) v = rng() % 100 < percent;
+  return m;
+}
+
+// Runs `step(rng, w, h, hash)` (which returns the updated hash) for `trials` random sizes
+// w in [w0, w0 + dw), h in [h0, h0 + dh), starting from the FNV-1a offset basis.
+template <class Step>
+std::uint64_t hash_over_sizes(unsigned seed, int trials, int w0, int dw, int h0, int dh,
+                              const Step& step) {
+  std::mt19937 rng(seed);
+  std::uint64_t hash = 1469598103934665603ull;
+  for (int trial = 0; trial < trials; ++trial) {
+    const int w = w0 + static_cast<int>(rng() % dw);
+    const int h = h0 + static_cast<int>(rng() % dh);
+    hash = step(rng, w, h, hash);
+  }
+  return hash;
+}
+
+// Which pixels get matched decides cntP, and among optimal matchings that is a matter of
+// tie-breaking. The hashes were recorded with the first implementation (binary-heap Dijkstra,
+// bounds-checked thinning): the faster one must pick exactly the same matchings and thin maps.
+TEST(Correspond, SameMatchingsAsTheFirstImplementation) {
+  const auto step = [](std::mt19937& rng, int w, int h, std::uint64_t hash) {
+    const BinaryMap a = random_map(rng, w, h, 3 + rng() % 30);
+    const BinaryMap b = random_map(rng, w, h, 3 + rng() % 30);
+    const double r = 1.0 + static_cast<double>(rng() % 400) / 100.0;
+    const Correspondence m = correspond_pixels(a, b, r);
+    hash = fnv1a(hash, m.matched1.data(), m.matched1.size());
+    hash = fnv1a(hash, m.matched2.data(), m.matched2.size());
+    hash = fnv1a(hash, &m.count, sizeof m.count);
+    return fnv1a(hash, &m.cost, sizeof m.cost);
+  };
+  EXPECT_EQ(hash_over_sizes(11, 300, 20, 40, 15, 30, step), 0xe2da82111e597a81ull);
+}
+
+TEST(Thinning, SameAsTheFirstImplementation) {
+  const auto step = [](std::mt19937& rng, int w, int h, std::uint64_t hash) {
+    BinaryMap m = random_map(rng, w, h, 20 + rng() % 60);
+    thin(m);
+    return fnv1a(hash, m.data.data(), m.data.size());
+  };
+  EXPECT_EQ(hash_over_sizes(5, 200, 5, 60, 5, 40, step), 0x8dd43dea14336ad2ull);
+}
+
+// The straightforward benchmark of one image (evaluation_bdry_image.m): for every threshold a
+// fresh map pb >= t, thinned, matched against each annotator with correspond_pixels.
+std::vector<BoundaryCounts> straightforward_counts(const SoftMap& pb,
+                                                   const std::vector<BinaryMap>& gts,
+                                                   const std::vector<double>& thresholds,
+                                                   double max_dist, bool thin_pb) {
+  const double r = max_distance_px(pb.width, pb.height, max_dist);
+  std::vector<BoundaryCounts> out;
+  for (const double t : thresholds) {
+    BinaryMap bmap(pb.width, pb.height);
+    for (std::size_t i = 0; i < bmap.data.size(); ++i) bmap.data[i] = pb.data[i] >= t;
+    if (thin_pb) thin(bmap);
+    BoundaryCounts c{t, 0, 0, 0, bmap.count()};
+    std::vector<std::uint8_t> acc(bmap.data.size(), 0);
+    for (const auto& gt : gts) {
+      const Correspondence m = correspond_pixels(bmap, gt, r);
+      c.sum_r += gt.count();
+      c.cnt_r += m.count;
+      for (std::size_t i = 0; i < acc.size(); ++i) acc[i] |= m.matched1[i];
+    }
+    c.cnt_p = static_cast<long>(std::count(acc.begin(), acc.end(), 1));
+    out.push_back(c);
+  }
+  return out;
+}
+
+// Smooth random soft map in 8-bit steps (blurred noise, so that thresholds give blobs and
+// lines), with a few NaN pixels when asked.
+SoftMap random_soft_map(std::mt19937& rng, int w, int h, bool with_nan) {
+  std::vector<double> noise(static_cast<std::size_t>(w) * h);
+  for (auto& v : noise) v = static_cast<double>(rng() % 1000) / 1000.0;
+  SoftMap m{w, h, std::vector<double>(noise.size(), 0.0)};
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      double s = 0.0;
+      for (int dy = -1; dy <= 1; ++dy)
+        for (int dx = -1; dx <= 1; ++dx)
+          s += noise[static_cast<std::size_t>(std::clamp(y + dy, 0, h - 1)) * w +
+                     std::clamp(x + dx, 0, w - 1)];
+      m.data[static_cast<std::size_t>(y) * w + x] = std::round(255.0 * s / 9.0) / 255.0;
+    }
+  if (with_nan)
+    for (int k = 0; k < 5; ++k) m.data[rng() % m.data.size()] = NAN;
+  return m;
+}
+
+// evaluate_image shares work between thresholds (nested sets, reused buffers, unchanged sets
+// skipped); its counts must equal the straightforward path's exactly, whatever the order of the
+// thresholds.
+TEST(BoundaryBenchmark, FastPathEqualsStraightforwardPath) {
+  std::mt19937 rng(3);
+  std::vector<double> thresholds = benchmark_thresholds(30);
+  thresholds.insert(thresholds.end(), {0.9, 0.2, 0.2, 0.5, 0.0, 1.0, 0.45});
+  for (int trial = 0; trial < 12; ++trial) {
+    const int w = 30 + static_cast<int>(rng() % 40), h = 20 + static_cast<int>(rng() % 30);
+    const SoftMap pb = random_soft_map(rng, w, h, trial % 3 == 0);
+    std::vector<BinaryMap> gts;
+    for (int k = 0, n = 1 + trial % 4; k < n; ++k)
+      gts.push_back(random_map(rng, w, h, 4 + rng() % 12));
+    const double max_dist = 0.02 + 0.01 * (trial % 5);
+    const bool thin_pb = trial % 4 != 1;
+    const auto fast = evaluate_image(pb, gts, thresholds, max_dist, thin_pb);
+    const auto slow = straightforward_counts(pb, gts, thresholds, max_dist, thin_pb);
+    ASSERT_EQ(fast.size(), slow.size());
+    for (std::size_t i = 0; i < fast.size(); ++i) {
+      EXPECT_EQ(fast[i].threshold, slow[i].threshold) << "trial " << trial << " i " << i;
+      EXPECT_EQ(fast[i].cnt_r, slow[i].cnt_r) << "trial " << trial << " t " << thresholds[i];
+      EXPECT_EQ(fast[i].sum_r, slow[i].sum_r) << "trial " << trial << " t " << thresholds[i];
+      EXPECT_EQ(fast[i].cnt_p, slow[i].cnt_p) << "trial " << trial << " t " << thresholds[i];
+      EXPECT_EQ(fast[i].sum_p, slow[i].sum_p) << "trial " << trial << " t " << thresholds[i];
+    }
   }
 }
 
@@ -309,6 +439,28 @@ TEST(BoundaryCli, EvalEdgesOnTheSelfTest) {
   const auto bad =
       testing::run_strata({"eval", "edges", "--pred", dir.file("none"), "--gt", root + "/gt"});
   EXPECT_EQ(bad.exit_code, 1);
+}
+
+TEST(BoundaryCli, PlotAsPngAndBadExtension) {
+  const std::string root = testing::data_path("bsds500/selftest");
+  if (!testing::exists(root + "/png")) GTEST_SKIP() << "needs " << root;
+  testing::TempDir dir;
+  const auto r =
+      testing::run_strata({"eval", "edges", "--pred", root + "/png", "--gt", root + "/gt",
+                           "--thresholds", "5", "--plot", dir.file("pr.png")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const image::RawImage img = image::read_raw(dir.file("pr.png"));
+  EXPECT_EQ(img.width, 640);
+  EXPECT_EQ(img.height, 480);
+  EXPECT_EQ(img.channels, 3);
+  // Any other extension is a one-line error before any work (the missing --pred folder is not
+  // reached), and nothing is written.
+  const auto bad = testing::run_strata({"eval", "edges", "--pred", dir.file("none"), "--gt",
+                                        root + "/gt", "--plot", dir.file("pr.pdf")});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find(".png or .svg"), std::string::npos) << bad.err;
+  EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
+  EXPECT_EQ(dir.list(), std::vector<std::string>{"pr.png"});
 }
 
 }  // namespace

@@ -152,5 +152,28 @@ TEST(EdgesCli, WritesMapsAndRejectsBadInput) {
   EXPECT_EQ(r.exit_code, 1);
 }
 
+TEST(EdgesCli, FolderInFolderOut) {
+  testing::TempDir dir;
+  make_directories(dir.file("in"));
+  const auto scene = image::read_image(std::string(STRATA_SOURCE_DIR) + "/examples/scene.png");
+  image::write_image(dir.file("in/a.png"), scene.narrow(1, 0, 40).narrow(2, 0, 50));
+  image::write_image(dir.file("in/b.jpg"), scene.narrow(1, 10, 30).narrow(2, 5, 60));
+  auto r = testing::run_strata(
+      {"-q", "--json", "edges", dir.file("in"), "-o", dir.file("out"), "--method", "sobel"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"images\": 2"), std::string::npos) << r.out;
+  EXPECT_EQ(image::read_image(dir.file("out/a.png")).sizes(),
+            (std::vector<std::int64_t>{1, 40, 50}));
+  EXPECT_EQ(image::read_image(dir.file("out/b.png")).sizes(),
+            (std::vector<std::int64_t>{1, 30, 60}));
+  // Into the input folder: a.png would replace an input, so it is refused.
+  r = testing::run_strata({"edges", dir.file("in"), "-o", dir.file("in"), "--method", "sobel"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(image::read_image(dir.file("in/a.png")).size(0), 3);
+  // A folder of inputs needs a folder out.
+  r = testing::run_strata({"edges", dir.file("in"), "-o", dir.file("out/a.png")});
+  EXPECT_EQ(r.exit_code, 1);
+}
+
 }  // namespace
 }  // namespace strata::filter
