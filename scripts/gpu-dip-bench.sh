@@ -7,6 +7,7 @@
 # deblock/live1, sr/set5 and a 512×512 Kodak image). Subsets: the first $LIMIT images (default 4)
 # by name. The decoder stops automatically (cap 10,000, as the thesis); the baselines run their
 # fixed count (denoise/deblock/inpaint 3,000; sr ×4 2,000, ×8 4,000, as the thesis for sr).
+# EXTRA adds `strata eval restore` options to every run (TAG is appended to the file names).
 # Writes OUTDIR/<run>.json and appends one line per run to OUTDIR/summary.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,7 +33,8 @@ for run in "$@"; do
   if [ "$task" != sr ] && [[ ! " ${args[*]} " =~ " --max-iters " ]]; then
     [ "$net" = decoder ] && args+=(--max-iters 10000) || args+=(--no-auto-stop --max-iters 3000)
   fi
-  name=${run//:/_}
+  args+=(${EXTRA:-})  # e.g. EXTRA="--upsampling gaussian --lambda 1.8"
+  name=${run//:/_}${TAG:-}
   build-gpu/strata --device cuda --json eval restore "$task" "${args[@]}" --limit "$limit" \
     > "$out/$name.json" 2> "$out/$name.log" || echo "$run FAILED: $(tail -1 "$out/$name.log")"
   python3 - "$run" "$out/$name.json" >> "$out/summary.txt" <<'EOF' || true
