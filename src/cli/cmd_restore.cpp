@@ -225,8 +225,6 @@ nlohmann::json row_json(const train::DipBenchmarkRow& r) {
 void run_eval_restore(Context& ctx, const EvalRestoreCommand& c) {
   train::DipBenchmarkOptions o;
   o.restore.task = train::parse_restore_task(c.task);
-  check(o.restore.task != train::RestoreTask::Enhance, "",
-        "eval restore: no benchmark for enhance");
   apply_fit_flags(c.fit, ctx, o.restore);
   o.restore.scale = c.scale;
   o.sigma = c.sigma;

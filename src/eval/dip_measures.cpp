@@ -43,7 +43,8 @@ torch::Tensor blur_along(const torch::Tensor& gray, std::int64_t dim) {
   const auto s_f = d_f.sum();
   const auto s_v = (d_f - d_b).clamp_min(0.0).sum();
   // A flat image has nothing left to blur: 1.
-  return torch::where(s_f > 0.0, (s_f - s_v) / s_f.clamp_min(1e-300), torch::ones_like(s_f));
+  const auto flat = s_f <= 0.0;
+  return torch::where(flat, torch::ones_like(s_f), (s_f - s_v) / torch::where(flat, 1.0, s_f));
 }
 
 torch::Tensor blur_effect_tensor(const torch::Tensor& image) {

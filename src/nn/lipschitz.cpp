@@ -18,11 +18,16 @@ torch::Tensor as_matrix(const torch::Tensor& weight) {
   return weight.reshape({weight.size(0), -1});
 }
 
+// Largest singular value of the (C_out, C_in·k·k) matrix, in float64, as a 0-dim tensor.
+torch::Tensor top_singular_value(const torch::Tensor& weight) {
+  return at::linalg_svdvals(as_matrix(weight.detach().to(torch::kFloat64)))[0];
+}
+
 }  // namespace
 
 double spectral_norm_exact(const torch::Tensor& weight) {
   torch::NoGradGuard no_grad;
-  return at::linalg_svdvals(as_matrix(weight.detach().to(torch::kFloat64)))[0].item<double>();
+  return top_singular_value(weight).item<double>();
 }
 
 LipschitzConv2dImpl::LipschitzConv2dImpl(const LipschitzConvOptions& options) : options_(options) {
@@ -46,8 +51,7 @@ LipschitzConv2dImpl::LipschitzConv2dImpl(const LipschitzConvOptions& options) : 
 torch::Tensor LipschitzConv2dImpl::spectral_norm() {
   torch::NoGradGuard no_grad;
   const auto w = as_matrix(weight_.detach());
-  if (options_.method == SpectralNorm::Exact)
-    return at::linalg_svdvals(w.to(torch::kFloat64))[0].to(w.dtype());
+  if (options_.method == SpectralNorm::Exact) return top_singular_value(w).to(w.dtype());
   auto u = u_.to(w.dtype());
   const auto step = [&w, &u] {
     const auto v = F::normalize(torch::mv(w.t(), u), F::NormalizeFuncOptions().dim(0).eps(1e-12));
@@ -56,7 +60,7 @@ torch::Tensor LipschitzConv2dImpl::spectral_norm() {
     return wv.norm();  // ‖W v‖ → σ_max from below
   };
   torch::Tensor sigma;
-  if (!warm_) {  // cold start: iterate to convergence once
+  if (!warm_) {             // cold start: iterate to convergence once
     double previous = 0.0;  // convergence checked every 10 steps (one host sync each)
     for (int i = 0; i < kWarmStartIterations; i += 10) {
       for (int j = 0; j < 10; ++j) sigma = step();

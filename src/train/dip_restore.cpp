@@ -153,6 +153,7 @@ RestoreResult dip_restore(const torch::Tensor& degraded, const RestoreOptions& o
 
   const auto target = o.task == RestoreTask::Inpaint ? y * o.mask : y;
   const auto reference = o.reference.defined() ? o.reference.to(o.device) : o.reference;
+  const auto no_psnr = torch::zeros({}, y.options());  // placeholder without a reference
   // The per-iteration numbers stay on the device and are read in batches (one host sync per
   // batch); the outputs of the batch are kept so that an automatic stop inside it returns the
   // output of the very iteration where Eq. 2.8 held.
@@ -199,7 +200,7 @@ RestoreResult dip_restore(const torch::Tensor& degraded, const RestoreOptions& o
     const auto image = out.detach()[0];
     const auto psnr = reference.defined() ? eval::psnr_per_image(image.clamp(0.0, 1.0).unsqueeze(0),
                                                                  reference.unsqueeze(0))[0]
-                                          : torch::zeros({}, image.options());
+                                          : no_psnr;
     numbers.push_back(torch::stack(
         {loss.detach().to(torch::kFloat64), psnr.to(torch::kFloat64), eval::stop_ratio(image)}));
     outputs.push_back(image);
