@@ -19,7 +19,7 @@ namespace {
 
 struct EdgesCommand {
   std::string input, output, model_dir, method = "hipe";
-  int recurrences = 24;
+  int recurrences = 24, tile = 0;
   bool nms = false;
   double sigma = 1.0, low = 0.1, high = 0.0;
 };
@@ -29,7 +29,9 @@ struct EdgesCommand {
 // soft maps are scaled to a maximum of 1.
 torch::Tensor edge_map(Context& ctx, const EdgesCommand& c, const torch::Tensor& image,
                        models::HipeGuider& guider) {
-  if (c.method == "hipe") return models::hipe_edges(guider, image.to(ctx.device()), c.recurrences);
+  if (c.method == "hipe")  // tiled, the image stays in host memory
+    return models::hipe_edges(guider, c.tile > 0 ? image : image.to(ctx.device()), c.recurrences,
+                              c.tile);
   const auto soft = c.method == "sobel" ? filter::sobel_magnitude(image)
                                         : filter::canny(image, c.sigma, c.low, c.high);
   if (c.method == "canny" && c.high > 0.0) return soft;
@@ -98,6 +100,7 @@ void register_edges(CLI::App& app) {
   sub->add_option("--low", c->low, "canny: low threshold")->capture_default_str();
   sub->add_option("--high", c->high, "canny: high threshold (0: soft map)")->capture_default_str();
   sub->add_option("--model", c->model_dir, "folder with hipe-guider.safetensors");
+  add_tile_option(sub, c->tile);
 }
 
 }  // namespace strata::cli

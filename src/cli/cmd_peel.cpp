@@ -21,6 +21,7 @@ struct PeelCommand {
   std::vector<std::string> guides;
   bool sheet = false;
   std::string precision = "fp32";
+  int tile = 0;
 };
 
 // One PNG of the input and every level (row 1), guidance (row 2), details (row 3).
@@ -45,6 +46,7 @@ void run_peel(Context& ctx, const PeelCommand& c) {
   const auto image = image::read_image(c.input, ctx.read_options(image::ChannelMode::Rgb));
   models::PeelOptions options;
   options.levels = c.levels;
+  options.tile = c.tile;
   for (const auto& g : c.guides)
     options.guidance.push_back(image::read_image(g, ctx.read_options(image::ChannelMode::Gray)));
   const std::string dir = model_dir(c.model_dir);
@@ -58,7 +60,9 @@ void run_peel(Context& ctx, const PeelCommand& c) {
     if (!guider.is_empty()) guider->to(options.dtype);
     peeler->to(options.dtype);
   }
-  const auto result = models::hipe_peel(guider, peeler, image.to(device), options);
+  // Tiled, the image and every activation stay in host memory; only tiles go to the device.
+  const auto input = c.tile > 0 ? image : image.to(device);
+  const auto result = models::hipe_peel(guider, peeler, input, options);
 
   make_directories(c.out_dir);
   std::vector<std::string> written;
@@ -76,12 +80,13 @@ void run_peel(Context& ctx, const PeelCommand& c) {
     write("P_" + t + ".png", result.components[i] + 0.5);  // detail, offset to mid-grey
     write("C_" + t + ".pfm", result.components[i]);
   }
-  if (c.sheet) write("sheet.png", contact_sheet(image.to(device), result));
+  if (c.sheet) write("sheet.png", contact_sheet(input, result));
   ctx.log("wrote " + std::to_string(written.size()) + " files to " + c.out_dir);
   ctx.result({{"command", "peel"},
               {"input", c.input},
               {"levels", c.levels},
               {"guidance", c.guides.empty() ? "guider" : "user"},
+              {"tile", c.tile},
               {"model", dir},
               {"files", written},
               {"device", device.str()}},
@@ -105,6 +110,7 @@ void register_peel(CLI::App& app) {
                   "network precision on CUDA (the recurrence stays float32)")
       ->check(CLI::IsMember({"fp32", "fp16", "bf16"}))
       ->capture_default_str();
+  add_tile_option(sub, c->tile);
 }
 
 }  // namespace strata::cli

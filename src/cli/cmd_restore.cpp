@@ -26,7 +26,7 @@ struct FitFlags {
   std::string net = "decoder", upsampling = "bilinear", spectral_norm = "power", precision = "fp32";
   int max_iters = 3000;
   double lambda = 0.0;
-  bool no_auto_stop = false, channels_last = false;
+  bool no_auto_stop = false, channels_last = false, no_cuda_graph = false;
 };
 
 struct RestoreCommand {
@@ -52,6 +52,7 @@ void apply_fit_flags(const FitFlags& f, Context& ctx, train::RestoreOptions& o) 
   o.compute_dtype = parse_precision(f.precision);
   o.channels_last = f.channels_last;
   o.auto_stop = !f.no_auto_stop;
+  o.cuda_graph = !f.no_cuda_graph;
   o.seed = ctx.options().seed;
   o.device = ctx.device();
 }
@@ -78,6 +79,9 @@ void add_fit_flags(CLI::App* sub, FitFlags& f) {
   sub->add_flag("--channels-last", f.channels_last,
                 "channels-last activations (--net decoder only)");
   sub->add_flag("--no-auto-stop", f.no_auto_stop, "run to the iteration cap");
+  sub->add_flag("--no-cuda-graph", f.no_cuda_graph,
+                "on CUDA, launch every kernel of every iteration instead of replaying a recorded "
+                "CUDA graph of one (for comparison; same results)");
 }
 
 void write_log(const std::string& path, const train::RestoreResult& r) {

@@ -53,4 +53,14 @@ models::HipePeeler load_hipe_peeler(const std::string& dir, const torch::Device&
   return load<models::HipePeeler>(dir, train::HipeStage::Peeler, device);
 }
 
+void add_tile_option(CLI::App* command, int& tile) {
+  command
+      ->add_option("--tile", tile,
+                   "tiled inference: run each layer in N×N tiles on the device, keeping the "
+                   "full activations in host memory (exact; for images larger than device "
+                   "memory); 0 = whole image")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+}
+
 }  // namespace strata::cli

@@ -1,7 +1,8 @@
-// Where the CLI finds shipped weights, and loading them.
+// Where the CLI finds shipped weights, loading them, and the options the HIPe commands share.
 #pragma once
 
 #include <torch/types.h>
+#include <CLI/CLI.hpp>
 
 #include <string>
 
@@ -17,5 +18,8 @@ std::string model_dir(const std::string& given);
 /// file is a strata::Error that says how to get one.
 models::HipeGuider load_hipe_guider(const std::string& dir, const torch::Device& device);
 models::HipePeeler load_hipe_peeler(const std::string& dir, const torch::Device& device);
+
+/// --tile N (tiled inference, models::PeelOptions::tile) on a HIPe command.
+void add_tile_option(CLI::App* command, int& tile);
 
 }  // namespace strata::cli

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "strata/core/error.hpp"
+#include "strata/nn/layers.hpp"
 
 namespace strata::models {
 
@@ -27,7 +28,7 @@ tnn::Upsample bilinear_x2() {
 
 // The `conv` of the authors' code: reflection padding (k−1)/2, then a k×k convolution.
 void add_conv(tnn::Sequential& s, int in, int out, int kernel, int stride, bool bias) {
-  if (kernel > 1) s->push_back(tnn::ReflectionPad2d(tnn::ReflectionPad2dOptions((kernel - 1) / 2)));
+  if (kernel > 1) s->push_back(nn::ReflectionPad((kernel - 1) / 2));
   s->push_back(tnn::Conv2d(tnn::Conv2dOptions(in, out, kernel).stride(stride).bias(bias)));
 }
 

@@ -13,6 +13,9 @@
 #include <utility>
 
 #include "strata/core/error.hpp"
+#include "strata/nn/layers.hpp"
+#include "strata/nn/residual.hpp"
+#include "strata/nn/streaming.hpp"
 
 namespace strata::models {
 
@@ -30,40 +33,32 @@ nn::Conv2d conv(int in, int out, int dilation = 1, int padding = 0, int stride =
       nn::Conv2dOptions(in, out, 3).dilation(dilation).padding(padding).stride(stride));
 }
 
-nn::InstanceNorm2d instance_norm(int channels) {
-  return nn::InstanceNorm2d(nn::InstanceNorm2dOptions(channels));  // no affine, no running stats
-}
+// Instance norm without affine parameters or running statistics (as InstanceNorm2d(channels)).
+strata::nn::InstanceNorm instance_norm() { return strata::nn::InstanceNorm(); }
 
-nn::ReflectionPad2d reflect(int pad) {
-  return nn::ReflectionPad2d(nn::ReflectionPad2dOptions(pad));
-}
+strata::nn::ReflectionPad reflect(int pad) { return strata::nn::ReflectionPad(pad); }
 
 nn::LeakyReLU leaky() { return nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(0.2)); }
 
-// x + block(x).
-class ResidualImpl : public nn::Module {
- public:
-  explicit ResidualImpl(nn::Sequential block)
-      : block_(register_module("block", std::move(block))) {}
-  torch::Tensor forward(const torch::Tensor& x) { return x + block_->forward(x); }
-
- private:
-  nn::Sequential block_;
-};
-TORCH_MODULE(Residual);
+// x + block(x), a module the layer streaming of tiled inference recognises.
+using Residual = strata::nn::Residual;
 
 // Guider residual block: pad, dilated conv, IN, ReLU, pad, conv (no norm after it, as Fig. 3).
 Residual guider_block(int dilation) {
   return Residual(nn::Sequential(reflect(dilation), conv(kGuiderWidth, kGuiderWidth, dilation),
-                                 instance_norm(kGuiderWidth), nn::ReLU(), reflect(1),
+                                 instance_norm(), nn::ReLU(), reflect(1),
                                  conv(kGuiderWidth, kGuiderWidth)));
 }
 
 // Peeler residual block: two dilated convs with zero padding, IN after each, ReLU between.
 Residual peeler_block(int dilation) {
   return Residual(nn::Sequential(
-      conv(kPeelerWidth, kPeelerWidth, dilation, dilation), instance_norm(kPeelerWidth), nn::ReLU(),
-      conv(kPeelerWidth, kPeelerWidth, dilation, dilation), instance_norm(kPeelerWidth)));
+      conv(kPeelerWidth, kPeelerWidth, dilation, dilation), instance_norm(), nn::ReLU(),
+      conv(kPeelerWidth, kPeelerWidth, dilation, dilation), instance_norm()));
+}
+
+torch::Tensor whole(nn::Sequential& stage, const torch::Tensor& x) {
+  return strata::nn::forward_fused(stage, x);
 }
 
 void check_image(const torch::Tensor& x, const std::string& what) {
@@ -76,26 +71,31 @@ void check_image(const torch::Tensor& x, const std::string& what) {
 // ---- guider ------------------------------------------------------------------------------------
 
 HipeGuiderImpl::HipeGuiderImpl() {
-  head_ = register_module("head", nn::Sequential(reflect(1), conv(3, kGuiderWidth),
-                                                 instance_norm(kGuiderWidth), leaky()));
+  head_ = register_module(
+      "head", nn::Sequential(reflect(1), conv(3, kGuiderWidth), instance_norm(), leaky()));
   body_ = register_module("body", nn::Sequential());
   for (int i = 0; i < 4; ++i) body_->push_back(guider_block(1));
   state_ = register_module("state", nn::Sequential());
   for (const int d : kStateDilations) state_->push_back(guider_block(d));
   mask_ =
-      register_module("mask", nn::Sequential(reflect(1), conv(kGuiderWidth, 16), instance_norm(16),
+      register_module("mask", nn::Sequential(reflect(1), conv(kGuiderWidth, 16), instance_norm(),
                                              leaky(), reflect(1), conv(16, 1), nn::Sigmoid()));
 }
 
 std::vector<torch::Tensor> HipeGuiderImpl::forward(const torch::Tensor& image, int levels) {
+  return forward(image, levels, whole);
+}
+
+std::vector<torch::Tensor> HipeGuiderImpl::forward(const torch::Tensor& image, int levels,
+                                                   const StageRunner& run) {
   check_image(image, "HIPe guider");
   check(levels >= 1, "", "HIPe guider: levels must be >= 1");
   check(image.size(2) >= 9 && image.size(3) >= 9, "", "HIPe guider: image must be at least 9×9");
-  auto features = body_->forward(head_->forward(image));  // F^0
+  auto features = run(body_, run(head_, image));  // F^0
   std::vector<torch::Tensor> maps;
   for (int t = 0; t < levels; ++t) {
-    features = state_->forward(features);      // F^t = S(F^{t-1})
-    maps.push_back(mask_->forward(features));  // G^t = M(F^t)
+    features = run(state_, features);      // F^t = S(F^{t-1})
+    maps.push_back(run(mask_, features));  // G^t = M(F^t)
   }
   return maps;
 }
@@ -107,7 +107,7 @@ HipePeelerImpl::HipePeelerImpl() {
   // A convolution-like layer followed by IN and ReLU.
   const auto stage = [this](auto layer) {
     net_->push_back(std::move(layer));
-    net_->push_back(instance_norm(kPeelerWidth));
+    net_->push_back(instance_norm());
     net_->push_back(nn::ReLU());
   };
   stage(conv(6, kPeelerWidth, 1, 1));
@@ -121,12 +121,17 @@ HipePeelerImpl::HipePeelerImpl() {
 }
 
 torch::Tensor HipePeelerImpl::forward(const torch::Tensor& image, const torch::Tensor& guidance) {
+  return forward(image, guidance, whole);
+}
+
+torch::Tensor HipePeelerImpl::forward(const torch::Tensor& image, const torch::Tensor& guidance,
+                                      const StageRunner& run) {
   check_image(image, "HIPe peeler");
   check(guidance.dim() == 4 && guidance.size(1) == 1, "", "HIPe peeler: guidance must be N×1×H×W");
   check(image.size(2) % 2 == 0 && image.size(3) % 2 == 0, "",
         "HIPe peeler: height and width must be even");
   // The guidance enters as three identical channels (the published 6-channel input).
-  return net_->forward(torch::cat({image, guidance.expand({-1, 3, -1, -1})}, 1));
+  return run(net_, torch::cat({image, guidance.expand({-1, 3, -1, -1})}, 1));
 }
 
 // ---- peeling -----------------------------------------------------------------------------------
@@ -186,19 +191,38 @@ torch::Tensor image_batch(const torch::Tensor& image, const std::string& fn) {
   return x;
 }
 
-// A tensor in the networks' dtype and layout.
-torch::Tensor network_input(const torch::Tensor& t, const PeelOptions& options) {
-  const auto x = t.to(options.dtype);
-  return options.channels_last ? x.contiguous(torch::MemoryFormat::ChannelsLast) : x;
+// How the networks run: whole tensors in the options' dtype and layout on their device, or
+// layer streaming from host memory in tiles (exact tiled inference, docs/hipe.md).
+StageRunner stage_runner(const PeelOptions& options) {
+  if (options.tile > 0) {
+    const strata::nn::StreamOptions stream{options.tile, options.dtype, options.channels_last};
+    return [stream](nn::Sequential& stage, const torch::Tensor& x) {
+      return strata::nn::stream_forward(stage, x, stream);
+    };
+  }
+  return [dtype = options.dtype, channels_last = options.channels_last](nn::Sequential& stage,
+                                                                        const torch::Tensor& t) {
+    const auto x = t.to(dtype);
+    return strata::nn::forward_fused(
+        stage, channels_last ? x.contiguous(torch::MemoryFormat::ChannelsLast) : x);
+  };
 }
 
+void check_tile(int tile, const std::string& fn) {
+  check(tile >= 0, "", fn + ": tile must be >= 0 (0: untiled), got " + std::to_string(tile));
+}
+
+// Where the image is processed: tiled inference keeps it, and every activation, in host memory.
+torch::Tensor working_copy(const torch::Tensor& x, int tile) { return tile > 0 ? x.cpu() : x; }
+
 std::vector<torch::Tensor> guidance_maps(HipeGuider& guider, const torch::Tensor& padded,
-                                         const torch::Tensor& image, const PeelOptions& options) {
+                                         const torch::Tensor& image, const PeelOptions& options,
+                                         const StageRunner& run) {
   const auto n = static_cast<std::size_t>(options.levels);
   const auto& user = options.guidance;
   if (user.empty()) {
     check(!guider.is_empty(), "", "hipe_peel: no guider and no guidance maps");
-    return guider->forward(network_input(padded, options), options.levels);
+    return guider->forward(padded, options.levels, run);
   }
   check(user.size() == 1 || user.size() == n, "",
         "hipe_peel: give one guidance map or one per level (" + std::to_string(n) + "), got " +
@@ -214,23 +238,23 @@ std::vector<torch::Tensor> guidance_maps(HipeGuider& guider, const torch::Tensor
 Peeling hipe_peel(HipeGuider& guider, HipePeeler& peeler, const torch::Tensor& image,
                   const PeelOptions& options) {
   check(options.levels >= 1, "", "hipe_peel: levels must be >= 1");
+  check_tile(options.tile, "hipe_peel");
   torch::NoGradGuard no_grad;
   const bool squeezed = image.defined() && image.dim() == 3;
-  const auto x = image_batch(image, "hipe_peel");
+  const auto x = working_copy(image_batch(image, "hipe_peel"), options.tile);
   const std::int64_t h = x.size(2), w = x.size(3);
+  const auto run = stage_runner(options);
   auto current = pad_for_peeling(x);  // I^0
-  const auto maps = guidance_maps(guider, current, x, options);
+  const auto maps = guidance_maps(guider, current, x, options, run);
   Peeling out;
   const auto keep = [&](std::vector<torch::Tensor>& list, const torch::Tensor& t) {
-    const auto c = crop(t, h, w);
+    const auto c = crop(t, h, w).to(image.device());
     list.push_back(squeezed ? c.squeeze(0) : c);
   };
   for (const auto& map : maps) {
     const auto g = map.to(torch::kFloat32);
     // C^t = P(I^{t-1}, G^t), I^t = I^{t-1} - C^t (in float32 whatever the network's dtype)
-    const auto component =
-        peeler->forward(network_input(current, options), network_input(g, options))
-            .to(torch::kFloat32);
+    const auto component = peeler->forward(current, g, run).to(torch::kFloat32);
     current = current - component;
     keep(out.components, component);
     keep(out.levels, current);
@@ -239,13 +263,18 @@ Peeling hipe_peel(HipeGuider& guider, HipePeeler& peeler, const torch::Tensor& i
   return out;
 }
 
-torch::Tensor hipe_edges(HipeGuider& guider, const torch::Tensor& image, int recurrences) {
+torch::Tensor hipe_edges(HipeGuider& guider, const torch::Tensor& image, int recurrences,
+                         int tile) {
   check(recurrences >= 1, "", "hipe_edges: recurrences must be >= 1");
+  check_tile(tile, "hipe_edges");
   torch::NoGradGuard no_grad;
   const bool squeezed = image.defined() && image.dim() == 3;
   const auto x = image_batch(image, "hipe_edges");
-  const auto maps = guider->forward(pad_for_peeling(x), recurrences);
-  const auto mean = crop(torch::stack(maps).mean(0), x.size(2), x.size(3));
+  PeelOptions options;
+  options.tile = tile;
+  const auto maps =
+      guider->forward(pad_for_peeling(working_copy(x, tile)), recurrences, stage_runner(options));
+  const auto mean = crop(torch::stack(maps).mean(0), x.size(2), x.size(3)).to(x.device());
   return squeezed ? mean.squeeze(0) : mean;
 }
 

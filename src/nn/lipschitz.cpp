@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "strata/core/error.hpp"
+#include "strata/nn/layers.hpp"
 
 namespace strata::nn {
 
@@ -88,8 +89,7 @@ torch::Tensor LipschitzConv2dImpl::effective_weight() {
 
 torch::Tensor LipschitzConv2dImpl::forward(const torch::Tensor& x) {
   const int pad = (options_.kernel - 1) / 2;
-  const auto padded =
-      pad > 0 ? F::pad(x, F::PadFuncOptions({pad, pad, pad, pad}).mode(torch::kReflect)) : x;
+  const auto padded = reflection_pad(x, pad);
   const auto dtype = x.scalar_type();  // the compute dtype; parameters stay float32
   return F::conv2d(padded, effective_weight().to(dtype),
                    F::Conv2dFuncOptions().bias(bias_.to(dtype)));

@@ -8,12 +8,15 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
 
+#include "strata/core/cuda_graph.hpp"
 #include "strata/core/error.hpp"
 #include "strata/eval/dip_measures.hpp"
 #include "strata/eval/metrics.hpp"
 #include "strata/image/resize.hpp"
 #include "strata/models/dip_baselines.hpp"
+#include "strata/train/adam.hpp"
 
 namespace strata::train {
 
@@ -95,6 +98,14 @@ torch::Tensor forward_model(const torch::Tensor& out, const RestoreOptions& o, s
   return out;
 }
 
+// Whether an iteration can be recorded as a CUDA graph: no fresh input noise per iteration, and
+// no host-built operators copied to the device inside it (the Lanczos downsampler's sparse
+// matrix, the Gaussian upsampling taps).
+bool capture_safe(const RestoreOptions& o, const Network& net) {
+  return net.input_noise == 0.0 && o.task != RestoreTask::SuperResolution &&
+         o.upsampling == models::Upsampling::Bilinear;
+}
+
 void check_inputs(const torch::Tensor& y, const RestoreOptions& o) {
   check(y.defined() && y.dim() == 3 && (y.size(0) == 1 || y.size(0) == 3), "",
         "dip_restore: expected a 1×H×W or 3×H×W image");
@@ -148,7 +159,7 @@ RestoreResult dip_restore(const torch::Tensor& degraded, const RestoreOptions& o
 
   torch::manual_seed(static_cast<std::int64_t>(o.seed));
   auto net = make_network(o, static_cast<int>(c), out_h, out_w);
-  torch::optim::Adam adam(net.module.ptr()->parameters(), torch::optim::AdamOptions(net.lr));
+  Adam adam(net.module.ptr()->parameters(), net.lr);
   eval::AutoStop stop(static_cast<std::size_t>(o.stop_window), o.stop_epsilon);
 
   const auto target = o.task == RestoreTask::Inpaint ? y * o.mask : y;
@@ -188,7 +199,12 @@ RestoreResult dip_restore(const torch::Tensor& degraded, const RestoreOptions& o
     numbers.clear();
     return false;
   };
-  for (int it = 1; it <= o.max_iterations; ++it) {
+  // One iteration: the fitting step and the measures, all on the device; numbers = (loss,
+  // psnr, ratio).
+  struct Iteration {
+    torch::Tensor image, numbers;
+  };
+  const auto iterate = [&]() -> Iteration {
     const auto z =
         net.input_noise > 0.0 ? net.z + torch::randn_like(net.z) * net.input_noise : net.z;
     const auto out = net.module.forward(z).narrow(2, 0, out_h).narrow(3, 0, out_w);  // crop
@@ -201,9 +217,31 @@ RestoreResult dip_restore(const torch::Tensor& degraded, const RestoreOptions& o
     const auto psnr = reference.defined() ? eval::psnr_per_image(image.clamp(0.0, 1.0).unsqueeze(0),
                                                                  reference.unsqueeze(0))[0]
                                           : no_psnr;
-    numbers.push_back(torch::stack(
-        {loss.detach().to(torch::kFloat64), psnr.to(torch::kFloat64), eval::stop_ratio(image)}));
-    outputs.push_back(image);
+    return {image, torch::stack({loss.detach().to(torch::kFloat64), psnr.to(torch::kFloat64),
+                                 eval::stop_ratio(image)})};
+  };
+  // On CUDA the iteration is recorded once as a CUDA graph after a few eager warm-up iterations
+  // (the power iterations' cold start reads the host) and replayed; its outputs are copied out.
+  std::unique_ptr<StepGraph> graph;
+  if (o.cuda_graph && o.device.is_cuda() && StepGraph::supported() && capture_safe(o, net)) {
+    graph = std::make_unique<StepGraph>(o.device);
+    adam.count_on_device();
+  }
+  constexpr int kWarmUp = 3;
+  Iteration recorded;
+  for (int it = 1; it <= o.max_iterations; ++it) {
+    Iteration current;
+    if (!graph) {
+      current = iterate();
+    } else if (it <= kWarmUp) {
+      graph->warm_up([&] { current = iterate(); });
+    } else {
+      if (it == kWarmUp + 1) graph->capture([&] { recorded = iterate(); });
+      graph->replay();
+      current = {recorded.image.clone(), recorded.numbers.clone()};
+    }
+    numbers.push_back(current.numbers);
+    outputs.push_back(current.image);
     if ((static_cast<int>(numbers.size()) == batch || it == o.max_iterations) && flush(it)) break;
   }
   auto restored = restored_fit.clamp(0.0, 1.0);

@@ -194,6 +194,35 @@ TEST(CliFilter, BadRequestsAreCleanErrors) {
   EXPECT_TRUE(dir.list().empty());
 }
 
+// --tile (exact tiled inference) writes what the untiled run writes, with the shipped weights.
+// The peel is guided by a given map: the shipped peeler turns the guider's float32 rounding
+// (its maps differ from a float64 run by 3e-4) into 2e-3 in C, tiled or not (docs/hipe.md).
+TEST(CliHipe, TiledPeelAndEdgesEqualUntiled) {
+  TempDir dir;
+  const torch::Tensor scene = image::read_image(scene_path());
+  image::write_image(dir.file("in.png"), scene.narrow(1, 20, 40).narrow(2, 30, 54));
+  for (const std::string tile : {"0", "16"}) {
+    const auto peel = run_strata({"--device", "cpu", "-q", "peel", dir.file("in.png"), "-o",
+                                  dir.file("peel" + tile), "--levels", "2", "--guide",
+                                  dir.file("in.png"), "--tile", tile});
+    ASSERT_EQ(peel.exit_code, 0) << peel.err;
+    const auto edges =
+        run_strata({"--device", "cpu", "-q", "edges", dir.file("in.png"), "-o",
+                    dir.file("edges" + tile + ".pfm"), "--recurrences", "2", "--tile", tile});
+    ASSERT_EQ(edges.exit_code, 0) << edges.err;
+  }
+  const auto same = [&](const std::string& a, const std::string& b) {
+    const auto whole = image::read_image(dir.file(a)), tiled = image::read_image(dir.file(b));
+    EXPECT_EQ(tiled.sizes(), whole.sizes()) << b;
+    EXPECT_LT(testing::max_abs_diff(tiled, whole), 1e-4) << b;
+  };
+  for (const std::string f : {"I_1.pfm", "I_2.pfm", "C_1.pfm", "C_2.pfm"})
+    same("peel0/" + f, "peel16/" + f);
+  same("edges0.pfm", "edges16.pfm");
+  expect_clean_failure(
+      run_strata({"peel", dir.file("in.png"), "-o", dir.file("x"), "--tile", "-4"}), 2, "--tile");
+}
+
 TEST(CliEval, FilterDenoiseOnATinySet) {
   TempDir dir;
   const torch::Tensor scene = image::read_image(scene_path());

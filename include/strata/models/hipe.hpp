@@ -9,9 +9,14 @@
 #include <torch/nn/pimpl.h>
 #include <torch/types.h>
 
+#include <functional>
 #include <vector>
 
 namespace strata::models {
+
+/// How a network runs one of its stages (a Sequential) on an input: its own forward on whole
+/// tensors, or layer streaming in tiles (hipe_peel with PeelOptions::tile).
+using StageRunner = std::function<torch::Tensor(torch::nn::Sequential&, const torch::Tensor&)>;
 
 /// The guider (246,113 parameters): head ConvBlock 3→32, 4 residual blocks, a shared recurrent
 /// cell S of 9 residual blocks with dilations 1,1,2,2,4,4,8,8,1, a shared mask head M 32→16→1
@@ -23,6 +28,9 @@ class HipeGuiderImpl : public torch::nn::Module {
 
   /// G^1..G^levels (each N×1×H×W in (0, 1)) of an N×3×H×W image in [0, 1]; any H, W >= 9.
   std::vector<torch::Tensor> forward(const torch::Tensor& image, int levels);
+  /// The same with every stage run by `run`.
+  std::vector<torch::Tensor> forward(const torch::Tensor& image, int levels,
+                                     const StageRunner& run);
 
  private:
   torch::nn::Sequential head_, body_, state_, mask_;
@@ -39,6 +47,9 @@ class HipePeelerImpl : public torch::nn::Module {
   /// The component C^t (N×3×H×W) peeled from I^{t-1} (N×3×H×W) under guidance G^t (N×1×H×W);
   /// H and W must be even (hipe_peel pads any size).
   torch::Tensor forward(const torch::Tensor& image, const torch::Tensor& guidance);
+  /// The same with the network run by `run`.
+  torch::Tensor forward(const torch::Tensor& image, const torch::Tensor& guidance,
+                        const StageRunner& run);
 
  private:
   torch::nn::Sequential net_;
@@ -56,6 +67,11 @@ struct PeelOptions {
   torch::ScalarType dtype = torch::kFloat32;
   /// Feed the networks channels-last tensors (convert the modules with nn::to_channels_last).
   bool channels_last = false;
+  /// Tiled inference (layer streaming, docs/hipe.md): > 0 keeps every full-size activation
+  /// float32 in host memory and computes each layer in tiles of tile×tile output pixels on the
+  /// modules' device, which then holds one tile of one layer; the results equal the untiled ones
+  /// up to float rounding. 0: whole tensors on the image's device.
+  int tile = 0;
 };
 
 struct Peeling {
@@ -67,12 +83,16 @@ struct Peeling {
 /// Peels an N×3×H×W (or 3×H×W) image of any size (inference, no autograd): reflect-pads it to
 /// even sides of at least 32 pixels, runs the recurrence there and crops every result back
 /// (3×H×W in, 3×H×W / 1×H×W out). The guider runs only when no user guidance is given; it may
-/// then be an empty holder (`HipeGuider{nullptr}`). Modules and image must share a device.
+/// then be an empty holder (`HipeGuider{nullptr}`). Modules and image must share a device, unless
+/// options.tile > 0: the image may then be anywhere (it is peeled in host memory, the results are
+/// returned on its device).
 Peeling hipe_peel(HipeGuider& guider, HipePeeler& peeler, const torch::Tensor& image,
                   const PeelOptions& options = {});
 
 /// The guider's edge-confidence map (paper §3.2): the mean of G^1..G^recurrences of an N×3×H×W
 /// (or 3×H×W) image of any size, N×1×H×W (or 1×H×W) in (0, 1); inference, no autograd.
-torch::Tensor hipe_edges(HipeGuider& guider, const torch::Tensor& image, int recurrences);
+/// tile > 0: tiled inference as PeelOptions::tile.
+torch::Tensor hipe_edges(HipeGuider& guider, const torch::Tensor& image, int recurrences,
+                         int tile = 0);
 
 }  // namespace strata::models

@@ -56,6 +56,9 @@ struct RestoreOptions {
   torch::Dtype compute_dtype = torch::kFloat32;
   bool channels_last = false;  ///< Decoder only: channels-last activations
   bool auto_stop = true;
+  /// On CUDA, record one iteration as a CUDA graph and replay it (builds with the CUDA kernels;
+  /// not for sr, Gaussian upsampling or input noise). Same arithmetic as the eager loop.
+  bool cuda_graph = true;
   int stop_window = 100;         ///< n of Eq. 2.8
   double stop_epsilon = 0.01;    ///< ε of Eq. 2.8
   torch::Tensor reference;       ///< clean image (C×H_out×W_out) for PSNR, optional

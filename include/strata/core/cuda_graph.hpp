@@ -1,0 +1,39 @@
+// A CUDA graph of one repeated step (an optimisation iteration): recorded once, replayed with
+// one launch, so a step of hundreds of small kernels costs no host time per kernel. Works only in
+// builds with LibTorch CUDA and strata's CUDA code (StepGraph::supported()); callers keep an
+// eager path. The step must be capture-safe: no host synchronisation, static shapes, inputs and
+// outputs at fixed addresses between replays (the tensors it creates live in the graph's pool).
+#pragma once
+
+#include <torch/types.h>
+
+#include <functional>
+#include <memory>
+
+namespace strata {
+
+class StepGraph {
+ public:
+  /// True when this build can capture CUDA graphs.
+  static bool supported();
+
+  /// A graph for work on `device` (a CUDA device); throws strata::Error if !supported().
+  explicit StepGraph(torch::Device device);
+  ~StepGraph();
+  StepGraph(const StepGraph&) = delete;
+  StepGraph& operator=(const StepGraph&) = delete;
+
+  /// Runs `step` eagerly on the graph's side stream and waits for it (warm-up before capture:
+  /// library handles, workspaces and lazily built state must exist before recording).
+  void warm_up(const std::function<void()>& step);
+  /// Records `step` on the side stream; nothing runs until replay().
+  void capture(const std::function<void()>& step);
+  /// Runs the recorded step (in order with the current stream's work).
+  void replay();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace strata

@@ -1,0 +1,79 @@
+#include "strata/core/cuda_graph.hpp"
+
+#include <torch/torch.h>
+
+#include "strata/core/error.hpp"
+
+#ifdef STRATA_HAVE_CUDA_KERNELS
+#include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#endif
+
+namespace strata {
+
+#ifdef STRATA_HAVE_CUDA_KERNELS
+
+struct StepGraph::State {
+  explicit State(torch::Device d)
+      : device(d), side(c10::cuda::getStreamFromPool(false, d.index())) {}
+  torch::Device device;
+  c10::cuda::CUDAStream side;
+  at::cuda::CUDAGraph graph;
+  bool captured = false;
+};
+
+bool StepGraph::supported() { return true; }
+
+StepGraph::StepGraph(torch::Device device) {
+  check(device.is_cuda(), "", "StepGraph: needs a CUDA device");
+  const c10::cuda::CUDAGuard guard(device);
+  state_ = std::make_unique<State>(torch::Device(
+      torch::kCUDA, device.has_index() ? device.index() : static_cast<c10::DeviceIndex>(0)));
+}
+
+void StepGraph::warm_up(const std::function<void()>& step) {
+  torch::cuda::synchronize();  // the side stream must see the current stream's work
+  {
+    const c10::cuda::CUDAStreamGuard on_side(state_->side);
+    step();
+  }
+  torch::cuda::synchronize();
+}
+
+void StepGraph::capture(const std::function<void()>& step) {
+  check(!state_->captured, "", "StepGraph: already captured");
+  torch::cuda::synchronize();
+  {
+    const c10::cuda::CUDAStreamGuard on_side(state_->side);
+    state_->graph.capture_begin();
+    step();
+    state_->graph.capture_end();
+  }
+  state_->captured = true;
+}
+
+void StepGraph::replay() {
+  check(state_->captured, "", "StepGraph: nothing captured");
+  state_->graph.replay();
+}
+
+#else
+
+struct StepGraph::State {};
+
+bool StepGraph::supported() { return false; }
+
+StepGraph::StepGraph(torch::Device) {
+  throw Error("", "CUDA graphs need a build with LibTorch CUDA and the CUDA kernels");
+}
+
+void StepGraph::warm_up(const std::function<void()>&) {}
+void StepGraph::capture(const std::function<void()>&) {}
+void StepGraph::replay() {}
+
+#endif
+
+StepGraph::~StepGraph() = default;
+
+}  // namespace strata

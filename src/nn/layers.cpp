@@ -1,0 +1,172 @@
+#include "strata/nn/layers.hpp"
+
+#include <torch/torch.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "strata/core/error.hpp"
+
+#ifdef STRATA_HAVE_CUDA_KERNELS
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+
+#include "cuda/layer_kernels.hpp"
+#endif
+
+namespace strata::nn {
+
+namespace F = torch::nn::functional;
+
+namespace {
+
+bool channels_last(const torch::Tensor& x) {
+  return x.dim() == 4 && x.suggest_memory_format() == torch::MemoryFormat::ChannelsLast;
+}
+
+#ifdef STRATA_HAVE_CUDA_KERNELS
+
+// The NHWC kernels take inference (no autograd) on contiguous channels-last CUDA activations in
+// float32/float16/bfloat16 with C % 4 == 0.
+bool nhwc_kernels(const torch::Tensor& x) {
+  const auto t = x.scalar_type();
+  return x.is_cuda() && x.dim() == 4 && x.numel() > 0 &&
+         x.is_contiguous(torch::MemoryFormat::ChannelsLast) &&
+         (t == torch::kFloat32 || t == torch::kFloat16 || t == torch::kBFloat16) &&
+         x.size(1) % 4 == 0 && x.size(1) <= cuda::kMaxChannels &&
+         x.size(2) * x.size(3) < (std::int64_t{1} << 31) &&
+         !(torch::GradMode::is_enabled() && x.requires_grad());
+}
+
+cuda::Nhwc describe(const torch::Tensor& t) {
+  cuda::Nhwc d;
+  d.data = t.data_ptr();
+  d.scalar = t.scalar_type() == torch::kFloat16    ? cuda::Scalar::Float16
+             : t.scalar_type() == torch::kBFloat16 ? cuda::Scalar::BFloat16
+                                                   : cuda::Scalar::Float32;
+  d.n = t.size(0);
+  d.c = t.size(1);
+  d.h = t.size(2);
+  d.w = t.size(3);
+  return d;
+}
+
+void check_launch(const char* error, const char* what) {
+  check(error == nullptr, "", std::string(what) + ": CUDA kernel failed: " + (error ? error : ""));
+}
+
+// act(normalise(x)) reflect-padded by `pad` in one pass (statistics first when `normalise`).
+torch::Tensor nhwc_normalize_pad(const torch::Tensor& x, bool normalise, double eps, double slope,
+                                 std::int64_t pad) {
+  const c10::cuda::CUDAGuard guard(x.device());
+  void* stream = c10::cuda::getCurrentCUDAStream().stream();
+  const std::int64_t n = x.size(0), c = x.size(1);
+  auto out = torch::empty({n, c, x.size(2) + 2 * pad, x.size(3) + 2 * pad},
+                          x.options().memory_format(torch::MemoryFormat::ChannelsLast));
+  torch::Tensor sums, affine;
+  if (normalise) {
+    sums = torch::zeros({n, c, 2}, x.options().dtype(torch::kFloat64));
+    affine = torch::empty({n, c, 2}, x.options().dtype(torch::kFloat32));
+    check_launch(cuda::plane_sums(describe(x), sums.data_ptr<double>(), stream), "instance_norm");
+  }
+  check_launch(
+      cuda::normalize_pad(describe(x), normalise ? sums.data_ptr<double>() : nullptr,
+                          static_cast<float>(eps), normalise ? affine.data_ptr<float>() : nullptr,
+                          static_cast<float>(slope), static_cast<int>(pad), describe(out), stream),
+      "instance_norm");
+  return out;
+}
+
+#else
+bool nhwc_kernels(const torch::Tensor&) { return false; }
+torch::Tensor nhwc_normalize_pad(const torch::Tensor& x, bool, double, double, std::int64_t) {
+  return x;  // never called: nhwc_kernels() is false
+}
+#endif
+
+void check_pad(const torch::Tensor& x, std::int64_t pad) {
+  check(x.dim() == 4, "", "reflection_pad: expected N×C×H×W");
+  check(pad >= 0 && pad < x.size(2) && pad < x.size(3), "",
+        "reflection_pad: the pad must be smaller than the image");
+}
+
+torch::Tensor leaky(const torch::Tensor& x, double slope) {
+  if (slope == 1.0) return x;
+  return slope == 0.0 ? torch::relu(x) : torch::leaky_relu(x, slope);
+}
+
+}  // namespace
+
+torch::Tensor instance_norm(const torch::Tensor& x, double eps) {
+  check(x.dim() >= 3, "", "instance_norm: expected N×C×spatial");
+  if (nhwc_kernels(x)) return nhwc_normalize_pad(x, true, eps, 1.0, 0);
+  // LibTorch's CPU kernel is the fastest there (var_mean is 2-5× slower on the CPU).
+  if (!x.is_cuda()) return torch::instance_norm(x, {}, {}, {}, {}, true, 0.0, eps, false);
+  std::vector<std::int64_t> dims;
+  for (std::int64_t d = 2; d < x.dim(); ++d) dims.push_back(d);
+  const auto [var, mean] = torch::var_mean(x, dims, /*unbiased=*/false, /*keepdim=*/true);
+  return (x - mean) * torch::rsqrt(var + eps);
+}
+
+torch::Tensor reflection_pad(const torch::Tensor& x, std::int64_t pad) {
+  check_pad(x, pad);
+  if (pad == 0) return x;
+  if (nhwc_kernels(x)) return nhwc_normalize_pad(x, false, 0.0, 1.0, pad);
+  if (!channels_last(x))
+    return F::pad(x, F::PadFuncOptions({pad, pad, pad, pad}).mode(torch::kReflect));
+  // Channels-last: the memory is N×H×W×C; as a 5-D N×1×H×W×C tensor a 3-D reflection pad of
+  // (H, W, C) by (pad, pad, 0) pads H and W and writes NHWC memory again.
+  const auto nhwc = x.permute({0, 2, 3, 1}).unsqueeze(1);
+  const auto padded =
+      F::pad(nhwc, F::PadFuncOptions({0, 0, pad, pad, pad, pad}).mode(torch::kReflect));
+  return padded.squeeze(1).permute({0, 3, 1, 2});
+}
+
+torch::Tensor instance_norm_act_pad(const torch::Tensor& x, double slope, std::int64_t pad,
+                                    double eps) {
+  check_pad(x, pad);
+  if (nhwc_kernels(x)) return nhwc_normalize_pad(x, true, eps, slope, pad);
+  const auto y = leaky(instance_norm(x, eps), slope);
+  return pad > 0 ? reflection_pad(y, pad) : y;
+}
+
+namespace {
+
+// The activation slope of module m if it is a ReLU (0) or a LeakyReLU, else nothing.
+std::optional<double> activation_slope(const torch::nn::Module& m) {
+  if (dynamic_cast<const torch::nn::ReLUImpl*>(&m) != nullptr) return 0.0;
+  if (const auto* l = dynamic_cast<const torch::nn::LeakyReLUImpl*>(&m))
+    return l->options.negative_slope();
+  return std::nullopt;
+}
+
+}  // namespace
+
+torch::Tensor forward_fused(torch::nn::Sequential& sequence, const torch::Tensor& x) {
+  auto y = x;
+  const auto end = sequence->end();
+  for (auto it = sequence->begin(); it != end; ++it) {
+    const auto* norm = dynamic_cast<const InstanceNormImpl*>(it->ptr().get());
+    if (norm == nullptr) {
+      y = it->forward(y);
+      continue;
+    }
+    double slope = 1.0;
+    std::int64_t pad = 0;
+    if (it + 1 != end)
+      if (const auto s = activation_slope(*(it + 1)->ptr())) {
+        slope = *s;
+        ++it;
+      }
+    if (it + 1 != end)
+      if (const auto* p = dynamic_cast<const ReflectionPadImpl*>((it + 1)->ptr().get())) {
+        pad = p->pad();
+        ++it;
+      }
+    y = instance_norm_act_pad(y, slope, pad, norm->eps());
+  }
+  return y;
+}
+
+}  // namespace strata::nn

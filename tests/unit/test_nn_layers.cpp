@@ -1,0 +1,163 @@
+// nn layers: instance norm and reflection padding against LibTorch's own ops, values, gradients
+// and memory format (channels-last in, channels-last out), on the CPU and on CUDA when present.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "strata/core/error.hpp"
+#include "strata/nn/layers.hpp"
+#include "testing.hpp"
+
+namespace strata::nn {
+namespace {
+
+namespace F = torch::nn::functional;
+using testing::max_abs_diff;
+
+std::vector<torch::Device> devices() {
+  std::vector<torch::Device> d{torch::kCPU};
+  if (testing::cuda_available()) d.emplace_back(torch::kCUDA);
+  return d;
+}
+
+torch::Tensor reference_pad(const torch::Tensor& x, std::int64_t pad) {
+  return F::pad(x.contiguous(), F::PadFuncOptions({pad, pad, pad, pad}).mode(torch::kReflect));
+}
+
+// Value and input gradient of f(x) against g(x) for a random x and a random upstream gradient.
+void expect_same_with_gradient(const std::function<torch::Tensor(const torch::Tensor&)>& f,
+                               const std::function<torch::Tensor(const torch::Tensor&)>& g,
+                               const torch::Tensor& x0, double tolerance) {
+  auto a = x0.detach().clone().requires_grad_(true);
+  auto b = x0.detach().contiguous().requires_grad_(true);
+  const auto fa = f(a), gb = g(b);
+  ASSERT_EQ(fa.sizes(), gb.sizes());
+  EXPECT_LE(max_abs_diff(fa, gb), tolerance);
+  const auto up = torch::randn(fa.sizes(), fa.options());
+  (fa * up).sum().backward();
+  (gb * up).sum().backward();
+  EXPECT_LE(max_abs_diff(a.grad(), b.grad()), tolerance);
+}
+
+TEST(NnLayers, InstanceNormMatchesLibTorch) {
+  torch::manual_seed(1);
+  for (const auto& device : devices())
+    for (const bool cl : {false, true}) {
+      auto x = (torch::randn({2, 5, 13, 17}) * 3.0 + 1.5).to(device);
+      if (cl) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+      expect_same_with_gradient([](const torch::Tensor& t) { return instance_norm(t); },
+                                [](const torch::Tensor& t) {
+                                  return torch::instance_norm(t, {}, {}, {}, {}, true, 0.1, 1e-5,
+                                                              false);
+                                },
+                                x, 1e-4);
+      const auto y = instance_norm(x);
+      if (device.is_cuda()) {
+        EXPECT_EQ(y.is_contiguous(torch::MemoryFormat::ChannelsLast), cl);
+      }
+      // every plane has mean 0 and variance 1 (up to eps)
+      EXPECT_LE(y.mean({2, 3}).abs().max().item<double>(), 1e-5);
+      EXPECT_NEAR(y.var({2, 3}, false).mean().item<double>(), 1.0, 1e-4);
+    }
+}
+
+TEST(NnLayers, InstanceNormOfConstantPlaneIsZero) {
+  for (const auto& device : devices()) {
+    const auto y = instance_norm(torch::full({1, 2, 4, 4}, 7.0, device));
+    EXPECT_LE(y.abs().max().item<double>(), 1e-4);  // 0 up to the rounding of the mean
+  }
+}
+
+TEST(NnLayers, ReflectionPadMatchesLibTorch) {
+  torch::manual_seed(2);
+  for (const auto& device : devices())
+    for (const bool cl : {false, true})
+      for (const std::int64_t pad : {1, 3, 8}) {
+        auto x = torch::randn({2, 4, 11, 9}).to(device);
+        if (cl) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+        expect_same_with_gradient([pad](const torch::Tensor& t) { return reflection_pad(t, pad); },
+                                  [pad](const torch::Tensor& t) { return reference_pad(t, pad); },
+                                  x, 0.0);
+        EXPECT_EQ(
+            reflection_pad(x, pad).suggest_memory_format() == torch::MemoryFormat::ChannelsLast,
+            cl);
+      }
+}
+
+TEST(NnLayers, ReflectionPadHandValues) {
+  const auto x = torch::arange(4, torch::kFloat32).view({1, 1, 1, 4}).expand({1, 1, 2, 4});
+  const auto y = reflection_pad(x.contiguous(), 1);
+  const auto row = y[0][0][0];
+  const float expected[] = {1, 0, 1, 2, 3, 2};
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(row[i].item<float>(), expected[i]);
+}
+
+// Reference: the composition in float64 on the CPU.
+torch::Tensor reference_norm_act_pad(const torch::Tensor& x, double slope, std::int64_t pad) {
+  const auto d = x.to(torch::kCPU, torch::kFloat64).contiguous();
+  const auto y =
+      torch::leaky_relu(torch::instance_norm(d, {}, {}, {}, {}, true, 0.0, 1e-5, false), slope);
+  return pad > 0 ? reference_pad(y, pad) : y;
+}
+
+TEST(NnLayers, FusedNormActPadMatchesComposition) {
+  torch::manual_seed(3);
+  for (const auto& device : devices())
+    for (const double slope : {0.0, 0.2, 1.0})
+      for (const std::int64_t pad : {0, 1, 4}) {
+        const auto x = torch::randn({2, 8, 9, 14}).to(device);
+        const auto y = instance_norm_act_pad(x, slope, pad);
+        EXPECT_LE(max_abs_diff(y, reference_norm_act_pad(x, slope, pad)), 1e-4);
+      }
+}
+
+// The CUDA NHWC kernels (channels-last inference) in every dtype, channel counts 4..128, odd
+// sizes and a large mean offset (the statistics must not cancel).
+TEST(NnLayers, CudaKernelsMatchReferenceInEveryDtype) {
+  STRATA_REQUIRE_CUDA();
+  torch::NoGradGuard no_grad;
+  torch::manual_seed(4);
+  const std::pair<torch::ScalarType, double> dtypes[] = {
+      {torch::kFloat32, 2e-4}, {torch::kFloat16, 2e-2}, {torch::kBFloat16, 1e-1}};
+  for (const auto& [dtype, tolerance] : dtypes)
+    for (const std::int64_t c : {4, 16, 32, 64, 128})
+      for (const std::int64_t pad : {0, 1, 3}) {
+        const auto x = (torch::randn({2, c, 37, 53}) * 0.5 + 100.0)
+                           .to(torch::kCUDA, dtype)
+                           .contiguous(torch::MemoryFormat::ChannelsLast);
+        const auto y = instance_norm_act_pad(x, 0.2, pad);
+        ASSERT_TRUE(y.is_contiguous(torch::MemoryFormat::ChannelsLast));
+        ASSERT_EQ(y.scalar_type(), dtype);
+        // the reference normalises the same rounded input
+        EXPECT_LE(max_abs_diff(y, reference_norm_act_pad(x, 0.2, pad)), tolerance)
+            << c10::toString(dtype) << " C " << c << " pad " << pad;
+        const auto padded = reflection_pad(x, std::max<std::int64_t>(pad, 1));
+        EXPECT_EQ(max_abs_diff(padded, reference_pad(x, std::max<std::int64_t>(pad, 1))), 0.0);
+        EXPECT_LE(max_abs_diff(instance_norm(x), reference_norm_act_pad(x, 1.0, 0)), tolerance);
+      }
+}
+
+TEST(NnLayers, ForwardFusedEqualsPlainForward) {
+  torch::manual_seed(5);
+  namespace tnn = torch::nn;
+  tnn::Sequential s(ReflectionPad(2), tnn::Conv2d(tnn::Conv2dOptions(4, 8, 3)), InstanceNorm(),
+                    tnn::LeakyReLU(tnn::LeakyReLUOptions().negative_slope(0.2)), ReflectionPad(1),
+                    tnn::Conv2d(tnn::Conv2dOptions(8, 8, 3)), InstanceNorm(), tnn::ReLU(),
+                    tnn::Conv2d(tnn::Conv2dOptions(8, 4, 3)), InstanceNorm());
+  torch::NoGradGuard no_grad;
+  for (const auto& device : devices()) {
+    s->to(device);
+    for (const bool cl : {false, true}) {
+      auto x = torch::randn({1, 4, 20, 23}).to(device);
+      if (cl) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+      EXPECT_LE(max_abs_diff(forward_fused(s, x), s->forward(x)), 1e-4);
+    }
+  }
+}
+
+TEST(NnLayers, ReflectionPadRefusesTooLargeAPad) {
+  EXPECT_THROW(reflection_pad(torch::zeros({1, 1, 4, 4}), 4), Error);
+  EXPECT_THROW(reflection_pad(torch::zeros({1, 4, 4}), 1), Error);
+}
+
+}  // namespace
+}  // namespace strata::nn
