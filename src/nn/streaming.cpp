@@ -10,6 +10,7 @@
 #include <functional>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "strata/core/error.hpp"
@@ -94,9 +95,12 @@ struct ConvAxis {
 };
 
 ConvAxis conv_axis(const tnn::detail::ConvNdOptions<2>& o, std::size_t i) {
-  const auto* padding = c10::get_if<torch::ExpandingArray<2>>(&o.padding());
+  // The options' variants are c10::variant in LibTorch 1.13 and std::variant in 2.x: ordinary
+  // lookup finds std::get_if, argument-dependent lookup adds c10::get_if where it exists.
+  using std::get_if;
+  const auto* padding = get_if<torch::ExpandingArray<2>>(&o.padding());
   check(padding != nullptr, "", std::string(kWhere) + "'same'/'valid' padding is not supported");
-  check(c10::get_if<torch::enumtype::kZeros>(&o.padding_mode()) != nullptr, "",
+  check(get_if<torch::enumtype::kZeros>(&o.padding_mode()) != nullptr, "",
         std::string(kWhere) + "only zero-padded convolutions are supported");
   return {(*o.kernel_size())[i], (*o.stride())[i], (**padding)[i], (*o.dilation())[i],
           (*o.output_padding())[i]};
