@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include "strata/core/cuda_graph.hpp"
 #include "strata/core/device.hpp"
 #include "strata/core/error.hpp"
 #include "strata/core/file.hpp"
@@ -128,6 +129,34 @@ TEST(Device, RuntimeInfoIsConsistent) {
   EXPECT_FALSE(info.torch_version.empty());
   EXPECT_EQ(info.cuda_available, info.cuda_device_count > 0);
   EXPECT_GT(info.threads, 0);
+}
+
+}  // namespace
+}  // namespace strata
+
+namespace strata {
+namespace {
+
+// A recorded step replays the eager computation: x ← tanh(A x)/2 + 0.1, in place, 10 times.
+TEST(StepGraph, ReplayEqualsEagerSteps) {
+  if (!StepGraph::supported()) {
+    EXPECT_THROW(StepGraph(torch::Device(torch::kCUDA)), Error);
+    return;
+  }
+  STRATA_REQUIRE_CUDA();
+  torch::manual_seed(0);
+  const auto a = (torch::randn({64, 64}) * 0.3).to(torch::kCUDA);
+  const auto start = torch::randn({64, 1}).to(torch::kCUDA);
+  auto eager = start.clone();
+  for (int i = 0; i < 10; ++i) eager.copy_(torch::tanh(a.matmul(eager)) * 0.5 + 0.1);
+  auto x = start.clone();
+  const auto step = [&] { x.copy_(torch::tanh(a.matmul(x)) * 0.5 + 0.1); };
+  StepGraph graph(torch::Device(torch::kCUDA));
+  graph.warm_up(step);  // step 1
+  graph.capture(step);  // recorded, not run
+  for (int i = 0; i < 9; ++i) graph.replay();
+  EXPECT_LE(testing::max_abs_diff(x, eager), 1e-5);
+  EXPECT_GT(testing::max_abs_diff(x, start), 0.1);  // it moved
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+
 #include "strata/core/error.hpp"
 #include "strata/nn/layers.hpp"
 #include "testing.hpp"
@@ -35,7 +37,8 @@ void expect_same_with_gradient(const std::function<torch::Tensor(const torch::Te
   const auto up = torch::randn(fa.sizes(), fa.options());
   (fa * up).sum().backward();
   (gb * up).sum().backward();
-  EXPECT_LE(max_abs_diff(a.grad(), b.grad()), tolerance);
+  // CUDA's padding backward adds with atomics, in an order of its own: 1e-6 whatever `tolerance`
+  EXPECT_LE(max_abs_diff(a.grad(), b.grad()), std::max(tolerance, 1e-6));
 }
 
 TEST(NnLayers, InstanceNormMatchesLibTorch) {
