@@ -173,10 +173,10 @@ TEST(DipRestore, FitsAndReportsEveryIteration) {
 }
 
 // On CUDA the loop replays a recorded CUDA graph of one iteration. cuDNN's and the padding's
-// backward passes add with atomics in varying order and Adam's first steps amplify that, so the
-// two trajectories agree only up to the first replay and then statistically: both fit, to about
-// the same PSNR, and stop on the same iteration. A stale replay (the same step over and over)
-// would keep the loss flat.
+// backward passes add with atomics in varying order and Adam's first, sign-like steps amplify
+// that (0.4% apart by iteration 4 on the H200), so the two trajectories agree exactly only before
+// the first update and then statistically: both fit, to about the same PSNR, and stop on the same
+// iteration. A stale replay (the same step over and over) would keep the loss flat.
 TEST(DipRestore, CudaGraphFollowsTheEagerLoop) {
   STRATA_REQUIRE_CUDA();
   const auto clean = small_image();
@@ -198,9 +198,7 @@ TEST(DipRestore, CudaGraphFollowsTheEagerLoop) {
     ASSERT_EQ(graphed.history.size(), eager.history.size());
     EXPECT_EQ(graphed.iterations, 100);
     EXPECT_TRUE(graphed.auto_stopped);
-    for (std::size_t i = 0; i < 4; ++i)  // three warm-up iterations and the first replay
-      EXPECT_NEAR(graphed.history[i].loss, eager.history[i].loss, 1e-3 * eager.history[i].loss)
-          << "iteration " << i + 1;
+    EXPECT_NEAR(graphed.history[0].loss, eager.history[0].loss, 1e-5 * eager.history[0].loss);
     const auto& g = graphed.history;
     EXPECT_LT(g[99].loss, 0.7 * g[4].loss) << g[4].loss << " → " << g[99].loss;
     EXPECT_NEAR(g[99].psnr, eager.history[99].psnr, 1.0);
