@@ -15,9 +15,7 @@ namespace strata {
 #ifdef STRATA_HAVE_CUDA_KERNELS
 
 struct StepGraph::State {
-  explicit State(torch::Device d)
-      : device(d), side(c10::cuda::getStreamFromPool(false, d.index())) {}
-  torch::Device device;
+  explicit State(c10::DeviceIndex index) : side(c10::cuda::getStreamFromPool(false, index)) {}
   c10::cuda::CUDAStream side;
   at::cuda::CUDAGraph graph;
   bool captured = false;
@@ -28,8 +26,8 @@ bool StepGraph::supported() { return true; }
 StepGraph::StepGraph(torch::Device device) {
   check(device.is_cuda(), "", "StepGraph: needs a CUDA device");
   const c10::cuda::CUDAGuard guard(device);
-  state_ = std::make_unique<State>(torch::Device(
-      torch::kCUDA, device.has_index() ? device.index() : static_cast<c10::DeviceIndex>(0)));
+  state_ = std::make_unique<State>(device.has_index() ? device.index()
+                                                      : static_cast<c10::DeviceIndex>(0));
 }
 
 void StepGraph::warm_up(const std::function<void()>& step) {

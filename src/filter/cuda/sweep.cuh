@@ -18,21 +18,12 @@
 
 #include <cstdint>
 
+#include "../../core/cuda/scalar.cuh"
+
 namespace strata::filter::cuda {
 
-__device__ inline float to_float(float v) { return v; }
-__device__ inline float to_float(__half v) { return __half2float(v); }
-
-template <class T>
-__device__ inline T from_float(float v);
-template <>
-__device__ inline float from_float<float>(float v) {
-  return v;
-}
-template <>
-__device__ inline __half from_float<__half>(float v) {
-  return __float2half_rn(v);
-}
+using strata::cuda::from_float;
+using strata::cuda::to_float;
 
 /// Strided N×C×H×W device view.
 template <class T>

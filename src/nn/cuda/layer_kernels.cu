@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "../../core/cuda/scalar.cuh"
 #include "layer_kernels.hpp"
 
 namespace strata::nn::cuda {
@@ -13,24 +14,8 @@ namespace {
 constexpr int kThreads = 256;
 constexpr int kVec = 4;  // channels per thread (one 8- or 16-byte access)
 
-__device__ __forceinline__ float to_float(float v) { return v; }
-__device__ __forceinline__ float to_float(__half v) { return __half2float(v); }
-__device__ __forceinline__ float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
-
-template <class T>
-__device__ __forceinline__ T from_float(float v);
-template <>
-__device__ __forceinline__ float from_float<float>(float v) {
-  return v;
-}
-template <>
-__device__ __forceinline__ __half from_float<__half>(float v) {
-  return __float2half_rn(v);
-}
-template <>
-__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float v) {
-  return __float2bfloat16_rn(v);
-}
+using strata::cuda::from_float;
+using strata::cuda::to_float;
 
 // kVec consecutive values of one type, loaded and stored in one access.
 template <class T>
