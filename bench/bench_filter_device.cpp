@@ -1,15 +1,19 @@
 // Every catalogued filter at 1920×1080 RGB with its default parameters, on CUDA (fp32 and fp16
 // inputs) when a GPU is present, else on the CPU (fp32). Times are wall-clock per call with the
-// device synchronised, after a warm-up call. On CUDA also the guided filter (r = 8, eps = 0.01,
-// gray and colour guide) in fp32, fp16 and fp16 channels-last, through the fused kernels and
-// through the LibTorch-op path (the PyTorch-eager anchor), timed over 50 back-to-back calls per
-// iteration so that the per-call launch/sync latency of one call does not dominate.
+// device synchronised, after a warm-up call. On CUDA also the box filter (r = 8) and the guided
+// filter (r = 8, eps = 0.01, gray and colour guide) in fp32, fp16 and fp16 channels-last, through
+// the fused kernels (tiled and row-sweep schedules) and through the LibTorch-op path (the
+// PyTorch-eager anchor), timed over 50 back-to-back calls per iteration so that the per-call
+// launch/sync latency of one call does not dominate.
 // Run: bench_filter_device [--benchmark_filter=...]
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
 #include <chrono>
+#include <string>
+#include <utility>
 
+#include "strata/filter/box.hpp"
 #include "strata/filter/common.hpp"
 #include "strata/filter/guided.hpp"
 #include "strata/filter/registry.hpp"
@@ -43,8 +47,14 @@ void run(benchmark::State& state, const strata::filter::FilterSpec* spec, torch:
 
 enum class Layout { Contiguous, ChannelsLast };
 
-void run_guided(benchmark::State& state, int guide_channels, torch::ScalarType dtype, Layout layout,
-                bool fused) {
+/// Which implementation runs: strata's fused kernels with their default schedule (the tiled kernel
+/// for r ≤ 16), the fused kernels forced to the row sweep, or the LibTorch-op path.
+enum class Path { Fused, Sweep, TensorOps };
+
+/// guide_channels 0: box filter (r 8); 1 or 3: guided filter (r 8, eps 0.01) with the image's
+/// channel mean or the image itself as the guide.
+void run_batched(benchmark::State& state, int guide_channels, torch::ScalarType dtype,
+                 Layout layout, Path path) {
   torch::NoGradGuard no_grad;
   const torch::Device device(torch::kCUDA, 0);
   auto img = test_image(device, dtype);
@@ -53,15 +63,20 @@ void run_guided(benchmark::State& state, int guide_channels, torch::ScalarType d
     img = img.contiguous(torch::MemoryFormat::ChannelsLast);
     guide = guide.contiguous(torch::MemoryFormat::ChannelsLast);
   }
-  strata::filter::use_fused_kernels(fused);
+  strata::filter::use_fused_kernels(path != Path::TensorOps);
+  strata::filter::set_fused_schedule(path == Path::Sweep ? strata::filter::FusedSchedule::Sweep
+                                                         : strata::filter::FusedSchedule::Auto);
+  const auto call = [&] {
+    return guide_channels == 0 ? strata::filter::box_filter(img, 8)
+                               : strata::filter::guided_filter(img, guide, 8, 1e-2);
+  };
   constexpr int kCalls = 50;
-  strata::filter::guided_filter(img, guide, 8, 1e-2);
+  call();
   sync(device);
   double host = 0.0;  // time to enqueue the calls (the CPU side of the launches)
   while (state.KeepRunningBatch(kCalls)) {  // the batch's time is shared by its kCalls calls
     const auto start = std::chrono::steady_clock::now();
-    for (int i = 0; i < kCalls; ++i)
-      benchmark::DoNotOptimize(strata::filter::guided_filter(img, guide, 8, 1e-2));
+    for (int i = 0; i < kCalls; ++i) benchmark::DoNotOptimize(call());
     host += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     sync(device);
     const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
@@ -69,10 +84,11 @@ void run_guided(benchmark::State& state, int guide_channels, torch::ScalarType d
   }
   state.counters["host_us"] = 1e6 * host / static_cast<double>(state.iterations());
   strata::filter::use_fused_kernels(true);
+  strata::filter::set_fused_schedule(strata::filter::FusedSchedule::Auto);
   state.SetItemsProcessed(state.iterations() * 1920 * 1080);
 }
 
-void register_guided_variants() {
+void register_batched_variants() {
   struct Variant {
     const char* name;
     torch::ScalarType dtype;
@@ -81,13 +97,15 @@ void register_guided_variants() {
   const Variant variants[] = {{"fp32", torch::kFloat32, Layout::Contiguous},
                               {"fp16", torch::kFloat16, Layout::Contiguous},
                               {"fp16-channels-last", torch::kFloat16, Layout::ChannelsLast}};
-  for (const int guide : {1, 3})
-    for (const bool fused : {true, false}) {
-      if (fused && !strata::filter::fused_kernels_built()) continue;
+  const std::pair<Path, const char*> paths[] = {
+      {Path::Fused, "fused/"}, {Path::Sweep, "sweep/"}, {Path::TensorOps, "tensor-ops/"}};
+  const char* kinds[] = {"box-r8/cuda/", "guided-gray-guide/cuda/", "guided-colour-guide/cuda/"};
+  for (const int guide : {0, 1, 3})
+    for (const auto& [path, path_name] : paths) {
+      if (path != Path::TensorOps && !strata::filter::fused_kernels_built()) continue;
       for (const auto& v : variants) {
-        const std::string name = std::string("guided-") + (guide == 1 ? "gray" : "colour") +
-                                 "-guide/cuda/" + (fused ? "fused/" : "tensor-ops/") + v.name;
-        benchmark::RegisterBenchmark(name.c_str(), run_guided, guide, v.dtype, v.layout, fused)
+        const std::string name = std::string(kinds[guide == 3 ? 2 : guide]) + path_name + v.name;
+        benchmark::RegisterBenchmark(name.c_str(), run_batched, guide, v.dtype, v.layout, path)
             ->UseManualTime()
             ->Unit(benchmark::kMicrosecond)
             ->MinTime(0.3);
@@ -115,7 +133,7 @@ void register_all() {
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   register_all();
-  if (torch::cuda::is_available()) register_guided_variants();
+  if (torch::cuda::is_available()) register_batched_variants();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

@@ -2,7 +2,10 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdint>
+#include <limits>
 #include <string>
 
 #include "strata/core/error.hpp"
@@ -25,8 +28,13 @@ void use_fused_kernels(bool on) { fused_enabled = on; }
 
 #ifdef STRATA_HAVE_CUDA_KERNELS
 bool fused_kernels_built() { return true; }
+void set_fused_schedule(FusedSchedule schedule) {
+  cuda::set_schedule(schedule == FusedSchedule::Sweep ? cuda::Schedule::Sweep
+                                                      : cuda::Schedule::Auto);
+}
 #else
 bool fused_kernels_built() { return false; }
+void set_fused_schedule(FusedSchedule) {}
 #endif
 
 }  // namespace strata::filter
@@ -67,11 +75,16 @@ void check_launch(const char* error, const char* what) {
 
 bool supports(const torch::Tensor& x, const torch::Tensor& guide, int radius) {
   const auto ok = [&x](const torch::Tensor& t) {
+    const auto strides = t.strides();
+    const bool int_strides = std::all_of(strides.begin(), strides.end(), [](std::int64_t s) {
+      return s >= 0 && s < std::numeric_limits<int>::max();
+    });  // the kernels index with int strides
     return t.is_cuda() && t.dim() == 4 && t.device() == x.device() && kernel_dtype(t) &&
-           !needs_grad(t) && t.size(2) < (1 << 30) && t.size(3) < (1 << 30);
+           !needs_grad(t) && t.size(2) < (1 << 30) && t.size(3) < (1 << 30) && int_strides;
   };
+  // The guided filter's coefficient planes hold up to 4 values per input value.
   return fused_enabled && radius <= cuda::kMaxRadius && ok(x) && (!guide.defined() || ok(guide)) &&
-         x.size(0) * x.size(1) < 65536;
+         x.size(0) * x.size(1) < 65536 && x.numel() < std::numeric_limits<int>::max() / 4;
 }
 
 torch::Tensor box(const torch::Tensor& x, int radius) {

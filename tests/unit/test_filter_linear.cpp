@@ -7,10 +7,12 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "strata/core/error.hpp"
 #include "strata/filter/box.hpp"
+#include "strata/filter/common.hpp"
 #include "strata/filter/guided.hpp"
 #include "strata/image/tensor.hpp"
 #include "testing.hpp"
@@ -678,6 +680,50 @@ TEST(LinearFiltersCuda, FusedKernelsAcrossBlocksDtypesAndLayouts) {
   guided_filter(x, cuda(g1), 4, 1e-2).sum().backward();
   ASSERT_TRUE(x.grad().defined());
   EXPECT_GT(x.grad().abs().sum().item<double>(), 0.0);
+}
+
+// The tiled kernel (radius ≤ 16) against the row sweep and the CPU on sizes that do and do not
+// fill its 32-column tiles, smaller than the window, both guide kinds, the weighted filter's map,
+// fp16 and channels-last.
+TEST(LinearFiltersCuda, TiledKernelMatchesSweepAndCpu) {
+  STRATA_REQUIRE_CUDA();
+  if (!fused_kernels_built()) GTEST_SKIP() << "built without the fused CUDA kernels";
+  const auto cuda = [](const torch::Tensor& t) { return t.to(torch::kCUDA); };
+  const auto both = [](const auto& filter) {  // (tiled, sweep)
+    set_fused_schedule(FusedSchedule::Auto);
+    const auto tiled = filter();
+    set_fused_schedule(FusedSchedule::Sweep);
+    const auto sweep = filter();
+    set_fused_schedule(FusedSchedule::Auto);
+    return std::make_pair(tiled, sweep);
+  };
+  const std::vector<std::pair<int, int>> sizes = {{1, 1}, {5, 3}, {17, 33}, {70, 33}, {97, 130}};
+  for (const auto& [h, w] : sizes)
+    for (const int r : {1, 2, 5, 8, 13, 16}) {
+      const auto p = synthetic_image(3, h, w, h + w);
+      const auto g3 = synthetic_image(3, h, w, r);
+      const auto tag = std::to_string(h) + "x" + std::to_string(w) + ", r " + std::to_string(r);
+      const auto [box_t, box_s] = both([&] { return box_filter(cuda(p), r); });
+      EXPECT_LT(max_abs_diff(box_t, box_s), 1e-5) << tag;
+      EXPECT_LT(max_abs_diff(box_t, box_filter(p, r)), 1e-5) << tag;
+      for (const auto& g : {g3.mean(0, true), g3}) {
+        const auto which = tag + ", " + std::to_string(g.size(0)) + "-channel guide";
+        const auto [q_t, q_s] = both([&] { return guided_filter(cuda(p), cuda(g), r, 1e-2); });
+        EXPECT_LT(max_abs_diff(q_t, q_s), 1e-4) << which;
+        EXPECT_LT(max_abs_diff(q_t, guided_filter(p, g, r, 1e-2)), 1e-4) << which;
+        const auto [w_t, w_s] =
+            both([&] { return weighted_guided_filter(cuda(p), cuda(g), r, 1e-2); });
+        EXPECT_LT(max_abs_diff(w_t, w_s), 1e-4) << which;
+        const auto half = [](const torch::Tensor& t) {
+          return t.unsqueeze(0)
+              .to(torch::kCUDA, torch::kFloat16)
+              .contiguous(torch::MemoryFormat::ChannelsLast);
+        };
+        const auto [h_t, h_s] = both([&] { return guided_filter(half(p), half(g), r, 1e-2); });
+        EXPECT_EQ(h_t.scalar_type(), torch::kFloat16) << which;
+        EXPECT_LT(max_abs_diff(h_t.to(torch::kFloat32), h_s.to(torch::kFloat32)), 2e-3) << which;
+      }
+    }
 }
 
 // ---- errors --------------------------------------------------------------------------------

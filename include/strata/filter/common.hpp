@@ -43,4 +43,10 @@ bool fused_kernels_built();
 /// them with the LibTorch-op paths.
 void use_fused_kernels(bool on);
 
+/// How the fused CUDA kernels take box-window sums. Auto (the default): a fully parallel tiled
+/// kernel for radii up to 16, a row sweep beyond; Sweep: always the sweep (to compare them).
+/// Process-wide; no effect in builds without the kernels.
+enum class FusedSchedule { Auto, Sweep };
+void set_fused_schedule(FusedSchedule schedule);
+
 }  // namespace strata::filter

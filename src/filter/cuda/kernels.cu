@@ -1,14 +1,34 @@
-// Fused CUDA kernels of the box-window filters: the sweep (sweep.cuh) with an Op per filter stage.
+// Fused CUDA kernels of the box-window filters: an Op per filter stage, run by the tile (tile.cuh)
+// for small radii and by the sweep (sweep.cuh) otherwise.
+#include <atomic>
+
 #include "kernels.hpp"
 #include "sweep.cuh"
+#include "tile.cuh"
 
 namespace strata::filter::cuda {
 
 namespace {
 
+std::atomic<Schedule> schedule{Schedule::Auto};
+
+template <class Op>
+bool tile_runs(int r) {
+  return schedule.load() != Schedule::Sweep && tile_rows<Op>(r) > 0;
+}
+
+/// Runs op over `slices` slices of height × width by the tile when it takes radius r (and the
+/// schedule allows), else by the sweep.
+template <class Op>
+const char* run(const Op& op, int slices, int height, int width, int r, cudaStream_t s) {
+  if (tile_runs<Op>(r)) return tile(op, slices, height, width, r, tile_rows<Op>(r), s);
+  return sweep(op, slices, height, width, r, s);
+}
+
 template <class T>
-View<T> view(const Tensor4& t) {
-  return {static_cast<T*>(t.data), t.stride[0], t.stride[1], t.stride[2], t.stride[3]};
+View<T> view(const Tensor4& t) {  // strides fit in int: checked by the caller (fused.cpp)
+  return {static_cast<T*>(t.data), static_cast<int>(t.stride[0]), static_cast<int>(t.stride[1]),
+          static_cast<int>(t.stride[2]), static_cast<int>(t.stride[3])};
 }
 
 int dim(const Tensor4& t, int i) { return static_cast<int>(t.size[i]); }
@@ -17,16 +37,18 @@ int dim(const Tensor4& t, int i) { return static_cast<int>(t.size[i]); }
 
 template <class T>
 struct BoxOp {
-  static constexpr int K = 1, kColumnsPerThread = 1;
+  static constexpr int R = 1, K = 1, kColumnsPerThread = 1;
   View<const T> in;
   View<T> out;
   int channels;
 
-  __device__ void load(int z, int y, int x, float (&v)[K]) const {
-    v[0] = in.get(z / channels, z % channels, y, x);
+  __device__ Slice slice(int z) const { return {z / channels, z % channels}; }
+  __device__ void raw(const Slice& s, int y, int x, float (&v)[R]) const {
+    v[0] = in.get(s.n, s.c, y, x);
   }
-  __device__ void emit(int z, int y, int x, const float (&m)[K]) const {
-    out.set(z / channels, z % channels, y, x, m[0]);
+  __device__ static void quantities(const float (&v)[R], float (&q)[K]) { q[0] = v[0]; }
+  __device__ void emit(const Slice& s, int y, int x, const float (&m)[K]) const {
+    out.set(s.n, s.c, y, x, m[0]);
   }
 };
 
@@ -34,7 +56,7 @@ struct BoxOp {
 
 template <class T>
 struct GrayCoefficientsOp {
-  static constexpr int K = 4, kColumnsPerThread = 1;  // I, I², p, I·p
+  static constexpr int R = 2, K = 4, kColumnsPerThread = 1;  // raw I, p; I, I², p, I·p
   View<const T> p, g;
   View<const float> reg;
   float eps;
@@ -43,19 +65,22 @@ struct GrayCoefficientsOp {
 
   __device__ int guide_channel(int c) const { return guide_channels == 1 ? 0 : c; }
 
-  __device__ void load(int z, int y, int x, float (&v)[K]) const {
-    const int n = z / channels, c = z % channels;
-    const float i = g.get(n, guide_channel(c), y, x), q = p.get(n, c, y, x);
-    v[0] = i;
-    v[1] = i * i;
-    v[2] = q;
-    v[3] = i * q;
+  __device__ Slice slice(int z) const { return {z / channels, z % channels}; }
+  __device__ void raw(const Slice& s, int y, int x, float (&v)[R]) const {
+    v[0] = g.get(s.n, guide_channel(s.c), y, x);
+    v[1] = p.get(s.n, s.c, y, x);
   }
-  __device__ void emit(int z, int y, int x, const float (&m)[K]) const {
-    const int n = z / channels, c = z % channels;
+  __device__ static void quantities(const float (&v)[R], float (&q)[K]) {
+    q[0] = v[0];
+    q[1] = v[0] * v[0];
+    q[2] = v[1];
+    q[3] = v[0] * v[1];
+  }
+  __device__ void emit(const Slice& s, int y, int x, const float (&m)[K]) const {
+    const int n = s.n, c = s.c;
     const float var = m[1] - m[0] * m[0], cov = m[3] - m[0] * m[2];
     const float e = reg.data ? reg.get(n, reg_channels == 1 ? 0 : guide_channel(c), y, x) : eps;
-    const float a = cov / (var + e);  // He et al. Eq. 5
+    const float a = __fdividef(cov, var + e);  // He et al. Eq. 5
     coef.set(n, 2 * c, y, x, a);
     coef.set(n, 2 * c + 1, y, x, m[2] - a * m[0]);  // Eq. 6
   }
@@ -66,39 +91,45 @@ struct GrayCoefficientsOp {
 template <class T, int B>
 struct ColourCoefficientsOp {
   // I_0..2, the 6 products I_i I_j (i <= j), then per input channel p and I_0..2 · p
-  static constexpr int K = 9 + 4 * B, kColumnsPerThread = 1;
+  static constexpr int R = 3 + B, K = 9 + 4 * B, kColumnsPerThread = 1;  // raw I_0..2, p_0..B-1
   View<const T> p, g;
   View<const float> reg;
   float eps;
   View<float> coef;
   int blocks;
 
-  __device__ void load(int z, int y, int x, float (&v)[K]) const {
-    const int n = z / blocks, c0 = (z % blocks) * B;
-    const float i0 = g.get(n, 0, y, x), i1 = g.get(n, 1, y, x), i2 = g.get(n, 2, y, x);
-    v[0] = i0;
-    v[1] = i1;
-    v[2] = i2;
-    v[3] = i0 * i0;
-    v[4] = i0 * i1;
-    v[5] = i0 * i2;
-    v[6] = i1 * i1;
-    v[7] = i1 * i2;
-    v[8] = i2 * i2;
+  __device__ Slice slice(int z) const { return {z / blocks, (z % blocks) * B}; }
+  __device__ void raw(const Slice& s, int y, int x, float (&v)[R]) const {
+#pragma unroll
+    for (int k = 0; k < 3; ++k) v[k] = g.get(s.n, k, y, x);
+#pragma unroll
+    for (int j = 0; j < B; ++j) v[3 + j] = p.get(s.n, s.c + j, y, x);
+  }
+  __device__ static void quantities(const float (&v)[R], float (&q)[K]) {
+    const float i0 = v[0], i1 = v[1], i2 = v[2];
+    q[0] = i0;
+    q[1] = i1;
+    q[2] = i2;
+    q[3] = i0 * i0;
+    q[4] = i0 * i1;
+    q[5] = i0 * i2;
+    q[6] = i1 * i1;
+    q[7] = i1 * i2;
+    q[8] = i2 * i2;
 #pragma unroll
     for (int j = 0; j < B; ++j) {
-      const float q = p.get(n, c0 + j, y, x);
-      v[9 + j] = q;
-      v[9 + B + 3 * j] = i0 * q;
-      v[9 + B + 3 * j + 1] = i1 * q;
-      v[9 + B + 3 * j + 2] = i2 * q;
+      const float pj = v[3 + j];
+      q[9 + j] = pj;
+      q[9 + B + 3 * j] = i0 * pj;
+      q[9 + B + 3 * j + 1] = i1 * pj;
+      q[9 + B + 3 * j + 2] = i2 * pj;
     }
   }
 
   // a = (Σ + reg·U)⁻¹ cov (He et al. Eq. 14) with the symmetric inverse adj(Σ) / det(Σ),
   // b = mean(p) − a · mean(I) (Eq. 15).
-  __device__ void emit(int z, int y, int x, const float (&m)[K]) const {
-    const int n = z / blocks, c0 = (z % blocks) * B;
+  __device__ void emit(const Slice& s, int y, int x, const float (&m)[K]) const {
+    const int n = s.n, c0 = s.c;
     const float e = reg.data ? reg.get(n, 0, y, x) : eps;
     const float s00 = m[3] - m[0] * m[0] + e, s01 = m[4] - m[0] * m[1], s02 = m[5] - m[0] * m[2];
     const float s11 = m[6] - m[1] * m[1] + e, s12 = m[7] - m[1] * m[2],
@@ -128,19 +159,23 @@ struct ColourCoefficientsOp {
 
 template <class T, int G>
 struct ApplyOp {
-  static constexpr int K = G + 1, kColumnsPerThread = 1;
+  static constexpr int R = G + 1, K = G + 1, kColumnsPerThread = 1;
   View<const float> coef;
   View<const T> g;
   View<T> q;
   int channels, guide_channels;
 
-  __device__ void load(int z, int y, int x, float (&v)[K]) const {
-    const int n = z / channels, c = z % channels;
+  __device__ Slice slice(int z) const { return {z / channels, z % channels}; }
+  __device__ void raw(const Slice& s, int y, int x, float (&v)[R]) const {
 #pragma unroll
-    for (int k = 0; k < K; ++k) v[k] = coef.get(n, K * c + k, y, x);
+    for (int k = 0; k < K; ++k) v[k] = coef.get(s.n, K * s.c + k, y, x);
   }
-  __device__ void emit(int z, int y, int x, const float (&m)[K]) const {
-    const int n = z / channels, c = z % channels;
+  __device__ static void quantities(const float (&v)[R], float (&q)[K]) {
+#pragma unroll
+    for (int k = 0; k < K; ++k) q[k] = v[k];
+  }
+  __device__ void emit(const Slice& s, int y, int x, const float (&m)[K]) const {
+    const int n = s.n, c = s.c;
     float out = m[G];
 #pragma unroll
     for (int k = 0; k < G; ++k) {
@@ -154,7 +189,7 @@ struct ApplyOp {
 template <class T>
 const char* box_typed(const Tensor4& in, const Tensor4& out, int r, cudaStream_t s) {
   const BoxOp<T> op{view<const T>(in), view<T>(out), dim(in, 1)};
-  return sweep(op, dim(in, 0) * dim(in, 1), dim(in, 2), dim(in, 3), r, s);
+  return run(op, dim(in, 0) * dim(in, 1), dim(in, 2), dim(in, 3), r, s);
 }
 
 template <class T>
@@ -165,16 +200,18 @@ const char* coefficients_typed(const Tensor4& p, const Tensor4& g, const Tensor4
     const GrayCoefficientsOp<T> op{
         view<const T>(p), view<const T>(g), view<const float>(reg), eps, view<float>(coef), c,
         dim(g, 1),        dim(reg, 1)};
-    return sweep(op, n * c, h, w, r, s);
+    return run(op, n * c, h, w, r, s);
   }
+  // Three input channels per slice share the guide's quantities (measured faster in the sweep
+  // than one channel per slice in the tile).
   if (c % 3 == 0) {
     const ColourCoefficientsOp<T, 3> op{
         view<const T>(p), view<const T>(g), view<const float>(reg), eps, view<float>(coef), c / 3};
-    return sweep(op, n * (c / 3), h, w, r, s);
+    return run(op, n * (c / 3), h, w, r, s);
   }
   const ColourCoefficientsOp<T, 1> op{
       view<const T>(p), view<const T>(g), view<const float>(reg), eps, view<float>(coef), c};
-  return sweep(op, n * c, h, w, r, s);
+  return run(op, n * c, h, w, r, s);
 }
 
 template <class T>
@@ -183,15 +220,17 @@ const char* apply_typed(const Tensor4& coef, const Tensor4& g, int r, bool colou
   const int n = dim(q, 0), c = dim(q, 1), h = dim(q, 2), w = dim(q, 3);
   if (colour) {
     const ApplyOp<T, 3> op{view<const float>(coef), view<const T>(g), view<T>(q), c, dim(g, 1)};
-    return sweep(op, n * c, h, w, r, s);
+    return run(op, n * c, h, w, r, s);
   }
   const ApplyOp<T, 1> op{view<const float>(coef), view<const T>(g), view<T>(q), c, dim(g, 1)};
-  return sweep(op, n * c, h, w, r, s);
+  return run(op, n * c, h, w, r, s);
 }
 
 cudaStream_t as_stream(void* stream) { return static_cast<cudaStream_t>(stream); }
 
 }  // namespace
+
+void set_schedule(Schedule s) { schedule = s; }
 
 const char* box_mean(const Tensor4& in, const Tensor4& out, int radius, void* stream) {
   return in.scalar == Scalar::Float16 ? box_typed<__half>(in, out, radius, as_stream(stream))

@@ -2,11 +2,13 @@
 // Torch-free on purpose: compiled by nvcc without LibTorch headers, called from fused.cpp, which
 // owns the tensors. Built only when LibTorch has CUDA (CMake option STRATA_CUDA_KERNELS).
 //
-// Every kernel is one "sweep" (sweep.cuh): a thread block owns a strip of columns and walks down
-// its rows keeping running column sums of K per-pixel quantities, takes the row's window sums by a
-// block-wide prefix sum, and hands the K window means of each pixel to an epilogue. O(1) per pixel
-// whatever the radius, one read of each input row (plus one re-read from cache), float
-// accumulation, any strides (NCHW or channels-last).
+// Every kernel computes box-window means of K per-pixel quantities and hands them to an epilogue,
+// with float accumulation and any strides (NCHW or channels-last), in one of two ways:
+// - the tile (tile.cuh, radius ≤ 16): a block stages an output tile plus its border in shared
+//   memory and takes separable sliding-window sums, fully parallel;
+// - the sweep (sweep.cuh, any radius up to kMaxRadius): a block owns a strip of columns and walks
+//   down its rows keeping running column sums, taking each row's window sums by a block-wide
+//   prefix sum. O(1) per pixel whatever the radius, but a serial walk.
 #pragma once
 
 #include <cstdint>
@@ -25,6 +27,11 @@ struct Tensor4 {
 
 /// The largest window radius the sweep kernels take (blocks are at most 1024 columns wide).
 constexpr int kMaxRadius = 128;
+
+/// Which kernel runs: Auto = the tile where it takes the radius, else the sweep; Sweep = always the
+/// sweep (to compare). Process-wide.
+enum class Schedule { Auto, Sweep };
+void set_schedule(Schedule s);
 
 /// Each returns nullptr on success or CUDA's error string. `stream` is a cudaStream_t.
 

@@ -9,8 +9,10 @@
 // the BW - 2r output columns x0 .. x0 + BW - 2r - 1. Out-of-image columns and rows count as
 // zero and the mean divides by the number of in-image pixels (border-clipped windows).
 //
-// An Op provides: static constexpr int K; load(z, y, x, v[K]) writing the quantities of pixel
-// (y, x); emit(z, y, x, mean[K]) consuming the window means at (y, x).
+// An Op provides: static constexpr int R, K; slice(z) decoding slice z into a Slice; raw(slice, y,
+// x, v[R]) reading the R raw values of pixel (y, x); quantities(v[R], q[K]) computing the K
+// quantities to average from them; emit(slice, y, x, mean[K]) consuming the window means at (y, x).
+// (The same Ops run in the tile, tile.cuh.)
 #pragma once
 
 #include <cuda_fp16.h>
@@ -25,14 +27,16 @@ namespace strata::filter::cuda {
 using strata::cuda::from_float;
 using strata::cuda::to_float;
 
-/// Strided N×C×H×W device view.
+/// Strided N×C×H×W device view; each stride fits in int, so each index × stride is one
+/// 32 × 32 → 64-bit multiply.
 template <class T>
 struct View {
   T* data;
-  std::int64_t sn, sc, sh, sw;
+  int sn, sc, sh, sw;
 
   __device__ std::int64_t offset(int n, int c, int y, int x) const {
-    return n * sn + c * sc + y * sh + x * sw;
+    return static_cast<std::int64_t>(n) * sn + static_cast<std::int64_t>(c) * sc +
+           static_cast<std::int64_t>(y) * sh + static_cast<std::int64_t>(x) * sw;
   }
   __device__ float get(int n, int c, int y, int x) const {
     return to_float(data[offset(n, c, y, x)]);
@@ -42,14 +46,21 @@ struct View {
   }
 };
 
+/// What an Op's slice z is: image n and (first) channel c, decoded once per thread.
+struct Slice {
+  int n, c;
+};
+
 // The quantities of row y at the thread's C columns x .. x + C - 1 (zero outside the image).
 template <class Op, int C>
-__device__ inline void load_row(const Op& op, int z, int y, int x, int height, int width,
+__device__ inline void load_row(const Op& op, const Slice& z, int y, int x, int height, int width,
                                 float (&v)[C][Op::K]) {
 #pragma unroll
   for (int j = 0; j < C; ++j) {
     if (y >= 0 && y < height && x + j >= 0 && x + j < width) {
-      op.load(z, y, x + j, v[j]);
+      float raw[Op::R];
+      op.raw(z, y, x + j, raw);
+      Op::quantities(raw, v[j]);
     } else {
 #pragma unroll
       for (int k = 0; k < Op::K; ++k) v[j][k] = 0.f;
@@ -109,7 +120,7 @@ __global__ void sweep_kernel(const Op op, int height, int width, int r, int rows
   const int threads = blockDim.x, t = threadIdx.x, span = threads * C;
   float* prefix = shared;             // K × span
   float* totals = shared + K * span;  // K × 32
-  const int z = blockIdx.z;
+  const Slice z = op.slice(blockIdx.z);
   const int x0 = blockIdx.x * (span - 2 * r) - r + t * C;  // the thread's first column
   const int y0 = blockIdx.y * rows, y1 = min(height, y0 + rows);
 

@@ -1,0 +1,181 @@
+// The tile: box-window means of K per-pixel quantities for one output tile per thread block, fully
+// parallel (no serial walk over rows), for small radii.
+//
+// A block owns output columns x0 .. x0 + 31 and rows y0 .. y0 + rows - 1 of one slice z. It
+//   1. stages the R raw values of every pixel of the tile plus its r-wide border in shared memory
+//      (zero outside the image), all loads in flight at once;
+//   2. takes horizontal window sums of the K quantities (computed from the raw values) for each
+//      of the rows + 2r staged rows and the 32 output columns: a thread slides along a run of
+//      8 columns (O(1) per pixel after its first window), lanes on consecutive rows;
+//   3. takes the vertical window sums of those: a thread slides down a run of rows of one
+//      column, lanes on consecutive columns, and hands the K means to the Op's epilogue.
+// Out-of-image pixels count as zero and means divide by the number of in-image pixels
+// (border-clipped windows), as in the sweep. Every sliding sum restarts per run of at most
+// `rows` steps, so float drift stays bounded. Shared memory grows with (32 + 2r)(rows + 2r), so the
+// tile is for r up to kTileMaxRadius; the sweep takes larger radii.
+//
+// Ops are the sweep's (sweep.cuh); here quantities(v, q) must give q = 0 for v = 0.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstddef>
+
+#include "sweep.cuh"  // View, Slice
+
+namespace strata::filter::cuda {
+
+constexpr int kTileWidth = 32;     // output columns per block (one warp's lanes in step 3)
+constexpr int kTileThreads = 256;  // threads per block
+constexpr int kTileRun = 16;       // columns per thread in step 2
+constexpr int kTileLoads = 8;      // pixels per thread in flight in step 1
+constexpr int kTileMaxRadius = 16;
+
+/// Shared-memory floats of one block: raw planes (odd row stride: conflict-free column walks)
+/// and horizontal sums (row stride 33).
+__host__ __device__ constexpr int tile_raw_stride(int r) { return (kTileWidth + 2 * r) | 1; }
+
+template <class Op>
+__host__ __device__ constexpr std::size_t tile_floats(int r, int rows) {
+  return static_cast<std::size_t>(rows + 2 * r) *
+         (Op::R * tile_raw_stride(r) + Op::K * (kTileWidth + 1));
+}
+
+template <class Op>
+__device__ inline void tile_quantities(const float* raw, int plane, int at, float (&q)[Op::K]) {
+  float v[Op::R];
+#pragma unroll
+  for (int k = 0; k < Op::R; ++k) v[k] = raw[k * plane + at];
+  Op::quantities(v, q);
+}
+
+template <class Op>
+__global__ void __launch_bounds__(kTileThreads)
+    tile_kernel(const Op op, int height, int width, int r, int rows) {
+  constexpr int R = Op::R, K = Op::K, W = kTileWidth, HS = kTileWidth + 1;
+  extern __shared__ float shared[];
+  const int staged_rows = rows + 2 * r, staged_cols = W + 2 * r, stride = tile_raw_stride(r);
+  const int raw_plane = staged_rows * stride, sum_plane = staged_rows * HS;
+  float* raw = shared;                   // R × staged_rows × stride
+  float* hsum = shared + R * raw_plane;  // K × staged_rows × HS
+  const int x0 = blockIdx.x * W, y0 = blockIdx.y * rows, t = threadIdx.x;
+  const Slice z = op.slice(blockIdx.z);
+
+  // 1. Stage raw values: thread t stages column t % 64 of rows t / 64, t / 64 + 4, ... (the
+  //    staged width 32 + 2r is at most 64); each thread issues kTileLoads rows' loads before it
+  //    stores any (a loop of load-then-store would wait out the memory latency once per pixel).
+  {
+    constexpr int kColumns = kTileWidth + 2 * kTileMaxRadius;
+    const int sx = t % kColumns, row_step = blockDim.x / kColumns, x = x0 - r + sx;
+    const bool column_in = sx < staged_cols && x >= 0 && x < width;
+    for (int sy0 = t / kColumns; sy0 < staged_rows; sy0 += row_step * kTileLoads) {
+      float v[kTileLoads][R];
+#pragma unroll
+      for (int u = 0; u < kTileLoads; ++u) {
+        const int sy = sy0 + u * row_step, y = y0 - r + sy;
+        if (column_in && sy < staged_rows && y >= 0 && y < height) {
+          op.raw(z, y, x, v[u]);
+        } else {
+#pragma unroll
+          for (int k = 0; k < R; ++k) v[u][k] = 0.f;
+        }
+      }
+      if (sx < staged_cols)
+#pragma unroll
+        for (int u = 0; u < kTileLoads; ++u) {
+          const int sy = sy0 + u * row_step;
+          if (sy < staged_rows)
+#pragma unroll
+            for (int k = 0; k < R; ++k) raw[k * raw_plane + sy * stride + sx] = v[u][k];
+        }
+    }
+  }
+  __syncthreads();
+
+  // 2. Horizontal sums over staged columns c .. c + 2r for output column c of every staged row.
+  constexpr int runs = W / kTileRun;
+  for (int task = t; task < staged_rows * runs; task += blockDim.x) {
+    const int sy = task % staged_rows, c0 = (task / staged_rows) * kTileRun;
+    const int row = sy * stride;
+    float s[K], q[K];
+#pragma unroll
+    for (int k = 0; k < K; ++k) s[k] = 0.f;
+    for (int sx = c0; sx <= c0 + 2 * r; ++sx) {
+      tile_quantities<Op>(raw, raw_plane, row + sx, q);
+#pragma unroll
+      for (int k = 0; k < K; ++k) s[k] += q[k];
+    }
+#pragma unroll
+    for (int j = 0; j < kTileRun; ++j) {
+      if (j > 0) {
+        float out[K];
+        tile_quantities<Op>(raw, raw_plane, row + c0 + j + 2 * r, q);
+        tile_quantities<Op>(raw, raw_plane, row + c0 + j - 1, out);
+#pragma unroll
+        for (int k = 0; k < K; ++k) s[k] += q[k] - out[k];
+      }
+#pragma unroll
+      for (int k = 0; k < K; ++k) hsum[k * sum_plane + sy * HS + c0 + j] = s[k];
+    }
+  }
+  __syncthreads();
+
+  // 3. Vertical sums over staged rows i .. i + 2r for output row i, then the epilogue.
+  const int column = t % W, groups = blockDim.x / W, x = x0 + column;
+  const int per_group = (rows + groups - 1) / groups;
+  const int i0 = (t / W) * per_group, i1 = min(min(rows, i0 + per_group), height - y0);
+  if (x >= width || i0 >= i1) return;
+  const float inv_cols = 1.f / static_cast<float>(min(x + r, width - 1) - max(x - r, 0) + 1);
+  float s[K];
+#pragma unroll
+  for (int k = 0; k < K; ++k) s[k] = 0.f;
+  for (int i = i0; i <= i0 + 2 * r; ++i)
+#pragma unroll
+    for (int k = 0; k < K; ++k) s[k] += hsum[k * sum_plane + i * HS + column];
+  for (int i = i0; i < i1; ++i) {
+    if (i > i0)
+#pragma unroll
+      for (int k = 0; k < K; ++k)
+        s[k] += hsum[k * sum_plane + (i + 2 * r) * HS + column] -
+                hsum[k * sum_plane + (i - 1) * HS + column];
+    const int y = y0 + i;
+    const float inv =
+        inv_cols * __frcp_rn(static_cast<float>(min(y + r, height - 1) - max(y - r, 0) + 1));
+    float mean[K];
+#pragma unroll
+    for (int k = 0; k < K; ++k) mean[k] = s[k] * inv;
+    op.emit(z, y, x, mean);
+  }
+}
+
+/// The tile's rows per block for radius r: the tallest of 64, 32, 16 whose shared memory leaves
+/// room for three blocks per multiprocessor (74 KB), else for two (110 KB), else for one (200 KB;
+/// the colour guide's 21 quantities); 0 if none does (then the sweep runs). Measured on an H200 at
+/// 1080p, r = 8: 64 rows beat 32 and 16 (box 39 against 52 µs), and one block of the colour
+/// guide's quantities per multiprocessor beat two blocks of one input channel each.
+template <class Op>
+int tile_rows(int r) {
+  if (r > kTileMaxRadius) return 0;
+  for (const std::size_t kb : {74, 110, 200})
+    for (const int rows : {64, 32, 16})
+      if (tile_floats<Op>(r, rows) * sizeof(float) <= kb * 1024) return rows;
+  return 0;
+}
+
+/// Launches op over `slices` slices with `rows` from tile_rows; nullptr or CUDA's error string.
+template <class Op>
+const char* tile(const Op& op, int slices, int height, int width, int r, int rows,
+                 cudaStream_t stream) {
+  const std::size_t bytes = tile_floats<Op>(r, rows) * sizeof(float);
+  if (bytes > 48 * 1024) {
+    const cudaError_t e = cudaFuncSetAttribute(
+        tile_kernel<Op>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes));
+    if (e != cudaSuccess) return cudaGetErrorString(e);
+  }
+  const dim3 grid((width + kTileWidth - 1) / kTileWidth, (height + rows - 1) / rows, slices);
+  tile_kernel<Op><<<grid, kTileThreads, bytes, stream>>>(op, height, width, r, rows);
+  const cudaError_t e = cudaGetLastError();
+  return e == cudaSuccess ? nullptr : cudaGetErrorString(e);
+}
+
+}  // namespace strata::filter::cuda
