@@ -27,7 +27,17 @@ struct FilterDenoiseCommand {
   std::vector<double> eps_sqrt;
   int limit = 0;
   int batch = 16;
+  std::vector<int> umgf_lowpass_boxes = {2};
+  std::vector<std::string> umgf_amounts = {"smooth"};
 };
+
+// ", F_L 1 box, raw ā" for a UMGF method's best grid point, nothing otherwise.
+std::string umgf_variant(eval::DenoiseMethod m, const eval::GridResult& best) {
+  if (m != eval::DenoiseMethod::UmgfGuided && m != eval::DenoiseMethod::UmgfWeighted) return "";
+  const int boxes = best.umgf.lowpass_boxes;
+  return ", F_L " + std::to_string(boxes) + (boxes == 1 ? " box" : " boxes") +
+         (best.umgf.smooth_amount ? ", box(a)" : ", raw a");
+}
 
 std::string markdown_table(const std::vector<eval::FilterDenoiseRow>& rows) {
   std::ostringstream t;
@@ -41,7 +51,8 @@ std::string markdown_table(const std::vector<eval::FilterDenoiseRow>& rows) {
     t << "\n| " << eval::method_name(rows.front().methods[m]) << " |";
     for (const auto& r : rows)
       t << ' ' << r.best[m].psnr << " (r " << r.best[m].radius << ", " << std::setprecision(4)
-        << std::sqrt(r.best[m].eps) << "²)" << std::setprecision(2) << " |";
+        << std::sqrt(r.best[m].eps) << "²" << umgf_variant(rows.front().methods[m], r.best[m])
+        << ")" << std::setprecision(2) << " |";
   }
   return t.str();
 }
@@ -51,8 +62,11 @@ nlohmann::json rows_json(const std::vector<eval::FilterDenoiseRow>& rows) {
   for (const auto& r : rows) {
     nlohmann::json methods = nlohmann::json::object();
     for (std::size_t m = 0; m < r.methods.size(); ++m)
-      methods[eval::method_name(r.methods[m])] = {
-          {"psnr", r.best[m].psnr}, {"radius", r.best[m].radius}, {"eps", r.best[m].eps}};
+      methods[eval::method_name(r.methods[m])] = {{"psnr", r.best[m].psnr},
+                                                  {"radius", r.best[m].radius},
+                                                  {"eps", r.best[m].eps},
+                                                  {"lowpass_boxes", r.best[m].umgf.lowpass_boxes},
+                                                  {"smooth_amount", r.best[m].umgf.smooth_amount}};
     j.push_back({{"sigma", r.sigma}, {"input_psnr", r.input_psnr}, {"methods", methods}});
   }
   return j;
@@ -70,6 +84,9 @@ void run_filter_denoise(Context& ctx, const FilterDenoiseCommand& c) {
   if (!c.eps_sqrt.empty()) config.eps_sqrt = c.eps_sqrt;
   config.seed = ctx.options().seed;
   config.batch = c.batch;
+  config.umgf_lowpass_boxes = c.umgf_lowpass_boxes;
+  config.umgf_smooth_amount.clear();
+  for (const auto& a : c.umgf_amounts) config.umgf_smooth_amount.push_back(a == "smooth");
   ctx.log("filter denoising on " + std::to_string(paths.size()) + " images, device " +
           ctx.device().str());
   const auto rows = eval::run_filter_denoise(paths, config, ctx.device(),
@@ -95,6 +112,16 @@ void add_filter_denoise(CLI::App& eval) {
   sub->add_option("--eps-sqrt", c->eps_sqrt, "ε/λ grid as square roots (ε = s²)")->delimiter(',');
   sub->add_option("--limit", c->limit, "use only the first N images");
   sub->add_option("--batch", c->batch, "images filtered at once")->check(CLI::Range(1, 4096));
+  sub->add_option("--umgf-lowpass-boxes", c->umgf_lowpass_boxes,
+                  "UMGF grid: F_L = this many cascaded boxes of radius r")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 8))
+      ->capture_default_str();
+  sub->add_option("--umgf-amount", c->umgf_amounts,
+                  "UMGF grid: smooth (ā = box mean of a), raw (a itself)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"smooth", "raw"}))
+      ->capture_default_str();
 }
 
 struct GccCommand {

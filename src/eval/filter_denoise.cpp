@@ -48,10 +48,10 @@ Tensor add_noise(const Tensor& clean, double sigma, std::uint64_t seed) {
 }
 
 // Each channel filtered with itself as the guide.
-Tensor denoise(DenoiseMethod m, const Tensor& noisy, int radius, double eps) {
+Tensor denoise(DenoiseMethod m, const Tensor& noisy, int radius, double eps,
+               filter::UmgfOptions umgf) {
   const auto s = noisy.sizes();
   const Tensor x = noisy.reshape({s[0] * s[1], 1, s[2], s[3]});
-  filter::UmgfOptions umgf;
   umgf.amount = m == DenoiseMethod::UmgfWeighted ? filter::AmountFunction::WeightedGuided
                                                  : filter::AmountFunction::Guided;
   Tensor y;
@@ -67,25 +67,44 @@ Tensor denoise(DenoiseMethod m, const Tensor& noisy, int radius, double eps) {
 
 // Mean PSNR over the set of one (method, radius, eps), filtering `batch` images at a time.
 double score(DenoiseMethod m, const Tensor& noisy, const Tensor& clean, int radius, double eps,
-             const FilterDenoiseConfig& config) {
+             const filter::UmgfOptions& umgf, const FilterDenoiseConfig& config) {
   double sum = 0.0;
   for (std::int64_t i = 0; i < noisy.size(0); i += config.batch) {
     const auto n = std::min<std::int64_t>(config.batch, noisy.size(0) - i);
-    Tensor out = denoise(m, noisy.narrow(0, i, n), radius, eps);
+    Tensor out = denoise(m, noisy.narrow(0, i, n), radius, eps, umgf);
     if (config.clip_output) out = out.clamp(0.0, 1.0);
     sum += psnr_per_image(out, clean.narrow(0, i, n)).sum().item<double>();
   }
   return sum / static_cast<double>(noisy.size(0));
 }
 
+bool is_umgf(DenoiseMethod m) {
+  return m == DenoiseMethod::UmgfGuided || m == DenoiseMethod::UmgfWeighted;
+}
+
+// The UMGF variants to search for method m: the configured F_L × ā grid, or the default alone.
+std::vector<filter::UmgfOptions> umgf_variants(DenoiseMethod m, const FilterDenoiseConfig& config) {
+  if (!is_umgf(m)) return {filter::UmgfOptions{}};
+  std::vector<filter::UmgfOptions> variants;
+  for (int boxes : config.umgf_lowpass_boxes)
+    for (bool smooth : config.umgf_smooth_amount) {
+      filter::UmgfOptions o;
+      o.lowpass_boxes = boxes;
+      o.smooth_amount = smooth;
+      variants.push_back(o);
+    }
+  return variants;
+}
+
 GridResult grid_search(DenoiseMethod m, const Tensor& noisy, const Tensor& clean,
                        const FilterDenoiseConfig& config) {
-  GridResult best{0, 0.0, -std::numeric_limits<double>::infinity()};
-  for (int r : config.radii)
-    for (double s : config.eps_sqrt) {
-      const double p = score(m, noisy, clean, r, s * s, config);
-      if (p > best.psnr) best = {r, s * s, p};
-    }
+  GridResult best{0, 0.0, -std::numeric_limits<double>::infinity(), {}};
+  for (const auto& umgf : umgf_variants(m, config))
+    for (int r : config.radii)
+      for (double s : config.eps_sqrt) {
+        const double p = score(m, noisy, clean, r, s * s, umgf, config);
+        if (p > best.psnr) best = {r, s * s, p, umgf};
+      }
   return best;
 }
 
@@ -112,8 +131,9 @@ DenoiseMethod parse_denoise_method(const std::string& name) {
 std::vector<FilterDenoiseRow> run_filter_denoise(
     const std::vector<std::string>& image_paths, const FilterDenoiseConfig& config,
     torch::Device device, const std::function<void(const std::string&)>& progress) {
-  check(config.batch > 0 && !config.radii.empty() && !config.eps_sqrt.empty(), "",
-        "empty grid or bad batch size");
+  check(config.batch > 0 && !config.radii.empty() && !config.eps_sqrt.empty() &&
+            !config.umgf_lowpass_boxes.empty() && !config.umgf_smooth_amount.empty(),
+        "", "empty grid or bad batch size");
   torch::NoGradGuard no_grad;
   const Tensor clean = load_landscape(image_paths).to(device);
   check(clean.size(0) > 0, "", "no images");

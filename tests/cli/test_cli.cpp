@@ -230,13 +230,19 @@ TEST(CliEval, FilterDenoiseOnATinySet) {
   image::write_image(dir.file("b.png"), scene.narrow(1, 100, 64).narrow(2, 100, 96));
   const auto r =
       run_strata({"eval", "filter-denoise", "--images", dir.path(), "--sigmas", "25", "--methods",
-                  "gf,umgf-gf", "--radii", "2", "--eps-sqrt", "0.1", "--json"});
+                  "gf,umgf-gf", "--radii", "2", "--eps-sqrt", "0.1", "--umgf-lowpass-boxes", "1,2",
+                  "--umgf-amount", "smooth,raw", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j.at("images"), 2);
   const auto& row = j.at("rows").at(0);
   EXPECT_GT(row.at("methods").at("GF").at("psnr").get<double>(),
             row.at("input_psnr").get<double>());
+  const int boxes = row.at("methods").at("Ours+GF").at("lowpass_boxes").get<int>();
+  EXPECT_TRUE(boxes == 1 || boxes == 2);
+  expect_clean_failure(
+      run_strata({"eval", "filter-denoise", "--images", dir.path(), "--umgf-amount", "sharp"}), 2,
+      "--umgf-amount");
   expect_clean_failure(run_strata({"eval", "filter-denoise", "--images", dir.file("none")}), 1,
                        "cannot list folder");
 }

@@ -53,6 +53,36 @@ TEST(FilterDenoise, SmallRunBeatsTheNoisyInput) {
   }
 }
 
+// The UMGF variants are grid dimensions: the best over {1, 2 boxes} × {box(a), a} is at least
+// the best of the default variant alone, and it names the variant it found.
+TEST(FilterDenoise, UmgfVariantGrid) {
+  testing::TempDir dir;
+  torch::manual_seed(3);
+  const auto img = torch::nn::functional::avg_pool2d(
+      torch::rand({1, 3, 40, 56}),
+      torch::nn::functional::AvgPool2dFuncOptions(5).stride(1).padding(2));
+  image::write_image(dir.file("a.png"), img[0]);
+  FilterDenoiseConfig config;
+  config.sigmas = {25};
+  config.methods = {DenoiseMethod::UmgfGuided};
+  config.radii = {2, 3};
+  config.eps_sqrt = {0.1, 0.2};
+  const auto fixed = run_filter_denoise({dir.file("a.png")}, config, torch::kCPU);
+  config.umgf_lowpass_boxes = {1, 2};
+  config.umgf_smooth_amount = {true, false};
+  const auto searched = run_filter_denoise({dir.file("a.png")}, config, torch::kCPU);
+  const auto& a = fixed[0].best[0];
+  const auto& b = searched[0].best[0];
+  EXPECT_EQ(a.umgf.lowpass_boxes, 2);
+  EXPECT_TRUE(a.umgf.smooth_amount);
+  EXPECT_GE(b.psnr, a.psnr);
+  if (b.psnr > a.psnr) {
+    EXPECT_FALSE(b.umgf.lowpass_boxes == 2 && b.umgf.smooth_amount);
+  }
+  config.umgf_lowpass_boxes.clear();
+  EXPECT_THROW(run_filter_denoise({dir.file("a.png")}, config, torch::kCPU), Error);
+}
+
 TEST(FilterDenoise, RejectsMixedSizes) {
   testing::TempDir dir;
   image::write_image(dir.file("a.png"), torch::rand({3, 10, 12}));

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "strata/filter/guided.hpp"
+
 namespace strata::eval {
 
 /// The methods of thesis Table 6.
@@ -30,12 +32,18 @@ struct FilterDenoiseConfig {
   std::uint64_t seed = 0;   ///< noise of image i uses seed + i
   bool clip_output = true;  ///< clamp filtered images to [0,1] before scoring
   int batch = 16;           ///< images filtered at once
+  /// Further grid dimensions of the UMGF methods: F_L as this many cascaded boxes, and ā as the
+  /// box mean of a (true) or a itself (false). The thesis does not state its choice; the authors'
+  /// MATLAB uses 2 boxes and the box mean.
+  std::vector<int> umgf_lowpass_boxes = {2};
+  std::vector<bool> umgf_smooth_amount = {true};
 };
 
 struct GridResult {
   int radius;
   double eps;
   double psnr;
+  filter::UmgfOptions umgf;  ///< the UMGF variant (UMGF methods only)
 };
 
 struct FilterDenoiseRow {
