@@ -3,10 +3,10 @@
 //
 // A block owns output columns x0 .. x0 + 31 and rows y0 .. y0 + rows - 1 of one slice z. It
 //   1. stages the R raw values of every pixel of the tile plus its r-wide border in shared memory
-//      (zero outside the image), all loads in flight at once;
+//      (zero outside the image), kTileLoads loads per thread in flight at once;
 //   2. takes horizontal window sums of the K quantities (computed from the raw values) for each
 //      of the rows + 2r staged rows and the 32 output columns: a thread slides along a run of
-//      8 columns (O(1) per pixel after its first window), lanes on consecutive rows;
+//      kTileRun columns (O(1) per pixel after its first window), lanes on consecutive rows;
 //   3. takes the vertical window sums of those: a thread slides down a run of rows of one
 //      column, lanes on consecutive columns, and hands the K means to the Op's epilogue.
 // Out-of-image pixels count as zero and means divide by the number of in-image pixels
