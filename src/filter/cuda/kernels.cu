@@ -12,16 +12,12 @@ namespace {
 
 std::atomic<Schedule> schedule{Schedule::Auto};
 
-template <class Op>
-bool tile_runs(int r) {
-  return schedule.load() != Schedule::Sweep && tile_rows<Op>(r) > 0;
-}
-
 /// Runs op over `slices` slices of height × width by the tile when it takes radius r (and the
 /// schedule allows), else by the sweep.
 template <class Op>
 const char* run(const Op& op, int slices, int height, int width, int r, cudaStream_t s) {
-  if (tile_runs<Op>(r)) return tile(op, slices, height, width, r, tile_rows<Op>(r), s);
+  const int rows = schedule.load() == Schedule::Sweep ? 0 : tile_rows<Op>(r);
+  if (rows > 0) return tile(op, slices, height, width, r, rows, s);
   return sweep(op, slices, height, width, r, s);
 }
 

@@ -18,6 +18,8 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 #include "../../core/cuda/scalar.cuh"
@@ -26,6 +28,29 @@ namespace strata::filter::cuda {
 
 using strata::cuda::from_float;
 using strata::cuda::to_float;
+
+/// The largest dynamic shared-memory limit set so far for one kernel, per device.
+struct SharedMemoryLimit {
+  static constexpr int kDevices = 16;
+  std::atomic<std::size_t> bytes[kDevices] = {};
+};
+
+/// Lets `kernel` launch with `bytes` of dynamic shared memory on the current device: raises its
+/// limit past the 48 KB default only when `limit` records less for this device, so the driver is
+/// not called on every launch. nullptr or CUDA's error string.
+template <class Kernel>
+const char* allow_shared_memory(Kernel kernel, std::size_t bytes, SharedMemoryLimit& limit) {
+  if (bytes <= 48 * 1024) return nullptr;
+  int device = 0;
+  if (cudaGetDevice(&device) != cudaSuccess) device = -1;
+  const bool known = device >= 0 && device < SharedMemoryLimit::kDevices;
+  if (known && bytes <= limit.bytes[device].load()) return nullptr;
+  const cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                             static_cast<int>(bytes));
+  if (e != cudaSuccess) return cudaGetErrorString(e);
+  if (known) limit.bytes[device] = bytes;
+  return nullptr;
+}
 
 /// Strided N×C×H×W device view; each stride fits in int, so each index × stride is one
 /// 32 × 32 → 64-bit multiply.
@@ -201,11 +226,8 @@ const char* sweep(const Op& op, int slices, int height, int width, int r, cudaSt
   if (rows > height) rows = height;
   const dim3 grid(grid_x, (height + rows - 1) / rows, slices);
   const std::size_t bytes = sizeof(float) * static_cast<std::size_t>(Op::K) * (span + 32);
-  if (bytes > 48 * 1024) {
-    const cudaError_t e = cudaFuncSetAttribute(
-        sweep_kernel<Op>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes));
-    if (e != cudaSuccess) return cudaGetErrorString(e);
-  }
+  static SharedMemoryLimit limit;  // per Op type
+  if (const char* error = allow_shared_memory(sweep_kernel<Op>, bytes, limit)) return error;
   sweep_kernel<Op><<<grid, threads, bytes, stream>>>(op, height, width, r, rows);
   const cudaError_t e = cudaGetLastError();
   return e == cudaSuccess ? nullptr : cudaGetErrorString(e);

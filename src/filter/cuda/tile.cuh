@@ -167,11 +167,8 @@ template <class Op>
 const char* tile(const Op& op, int slices, int height, int width, int r, int rows,
                  cudaStream_t stream) {
   const std::size_t bytes = tile_floats<Op>(r, rows) * sizeof(float);
-  if (bytes > 48 * 1024) {
-    const cudaError_t e = cudaFuncSetAttribute(
-        tile_kernel<Op>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes));
-    if (e != cudaSuccess) return cudaGetErrorString(e);
-  }
+  static SharedMemoryLimit limit;  // per Op type
+  if (const char* error = allow_shared_memory(tile_kernel<Op>, bytes, limit)) return error;
   const dim3 grid((width + kTileWidth - 1) / kTileWidth, (height + rows - 1) / rows, slices);
   tile_kernel<Op><<<grid, kTileThreads, bytes, stream>>>(op, height, width, r, rows);
   const cudaError_t e = cudaGetLastError();
