@@ -49,6 +49,17 @@ bool kernel_dtype(const torch::Tensor& x) {
   return x.scalar_type() == torch::kFloat32 || x.scalar_type() == torch::kFloat16;
 }
 
+/// Whether every element offset of t fits in int (the kernels index in 32-bit arithmetic).
+bool int_offsets(const torch::Tensor& t) {
+  std::int64_t last = 0;  // the largest element offset
+  for (int i = 0; i < t.dim(); ++i) {
+    if (t.stride(i) < 0) return false;
+    last += (t.size(i) - 1) * t.stride(i);
+    if (last >= std::numeric_limits<int>::max()) return false;
+  }
+  return true;
+}
+
 bool needs_grad(const torch::Tensor& x) {
   return torch::GradMode::is_enabled() && x.requires_grad();
 }
@@ -75,12 +86,8 @@ void check_launch(const char* error, const char* what) {
 
 bool supports(const torch::Tensor& x, const torch::Tensor& guide, int radius) {
   const auto ok = [&x](const torch::Tensor& t) {
-    const auto strides = t.strides();
-    const bool int_strides = std::all_of(strides.begin(), strides.end(), [](std::int64_t s) {
-      return s >= 0 && s < std::numeric_limits<int>::max();
-    });  // the kernels index with int strides
     return t.is_cuda() && t.dim() == 4 && t.device() == x.device() && kernel_dtype(t) &&
-           !needs_grad(t) && t.size(2) < (1 << 30) && t.size(3) < (1 << 30) && int_strides;
+           !needs_grad(t) && t.size(2) < (1 << 30) && t.size(3) < (1 << 30) && int_offsets(t);
   };
   // The guided filter's coefficient planes hold up to 4 values per input value.
   return fused_enabled && radius <= cuda::kMaxRadius && ok(x) && (!guide.defined() || ok(guide)) &&
@@ -100,7 +107,8 @@ torch::Tensor guided(const torch::Tensor& p, const torch::Tensor& g, int radius,
   const bool colour = g.size(1) == 3;
   const auto n = p.size(0), c = p.size(1), h = p.size(2), w = p.size(3);
   const auto guide = g.to(p.scalar_type());
-  const auto reg_map = reg.defined() ? reg.to(torch::kFloat32) : reg;
+  // Contiguous: at most N×Cg×H×W elements, so its offsets fit in int like the guide's.
+  const auto reg_map = reg.defined() ? reg.to(torch::kFloat32).contiguous() : reg;
   auto coef = torch::empty({n, c * (colour ? 4 : 2), h, w}, p.options().dtype(torch::kFloat32));
   auto* stream = current_stream();
   check_launch(

@@ -1,6 +1,7 @@
 // Fused CUDA kernels of the box-window filters: an Op per filter stage, run by the tile (tile.cuh)
 // for small radii and by the sweep (sweep.cuh) otherwise.
 #include <atomic>
+#include <type_traits>
 
 #include "kernels.hpp"
 #include "sweep.cuh"
@@ -34,51 +35,70 @@ int dim(const Tensor4& t, int i) { return static_cast<int>(t.size[i]); }
 template <class T>
 struct BoxOp {
   static constexpr int R = 1, K = 1, kColumnsPerThread = 1;
+  static constexpr bool kAsync = std::is_same_v<T, float>;
   View<const T> in;
   View<T> out;
   int channels;
 
   __device__ Slice slice(int z) const { return {z / channels, z % channels}; }
+  __device__ const T* address(const Slice& s, int, int y, int x) const {
+    return in.at(s.n, s.c, y, x);
+  }
   __device__ void raw(const Slice& s, int y, int x, float (&v)[R]) const {
     v[0] = in.get(s.n, s.c, y, x);
   }
   __device__ static void quantities(const float (&v)[R], float (&q)[K]) { q[0] = v[0]; }
-  __device__ void emit(const Slice& s, int y, int x, const float (&m)[K]) const {
+  __device__ void emit(const Slice& s, int y, int x, const float (&m)[K],
+                       const float (&)[R]) const {
     out.set(s.n, s.c, y, x, m[0]);
   }
 };
 
-// ---- guided filter, gray model: one slice per (image, channel) ---------------------------------
+// ---- guided filter, gray model: one slice per (image, block of B input channels) ----------------
+// B > 1 only with a one-channel guide, whose quantities the B channels then share.
 
-template <class T>
+template <class T, int B>
 struct GrayCoefficientsOp {
-  static constexpr int R = 2, K = 4, kColumnsPerThread = 1;  // raw I, p; I, I², p, I·p
+  // raw I, p_0..B-1; quantities I, I², then p_j and I·p_j per input channel
+  static constexpr int R = 1 + B, K = 2 + 2 * B, kColumnsPerThread = 1;
+  static constexpr bool kAsync = std::is_same_v<T, float>;
   View<const T> p, g;
   View<const float> reg;
   float eps;
   View<float> coef;
-  int channels, guide_channels, reg_channels;
+  int blocks, guide_channels, reg_channels;
 
   __device__ int guide_channel(int c) const { return guide_channels == 1 ? 0 : c; }
 
-  __device__ Slice slice(int z) const { return {z / channels, z % channels}; }
+  __device__ Slice slice(int z) const { return {z / blocks, (z % blocks) * B}; }
+  __device__ const T* address(const Slice& s, int k, int y, int x) const {
+    return k == 0 ? g.at(s.n, guide_channel(s.c), y, x) : p.at(s.n, s.c + k - 1, y, x);
+  }
   __device__ void raw(const Slice& s, int y, int x, float (&v)[R]) const {
     v[0] = g.get(s.n, guide_channel(s.c), y, x);
-    v[1] = p.get(s.n, s.c, y, x);
+#pragma unroll
+    for (int j = 0; j < B; ++j) v[1 + j] = p.get(s.n, s.c + j, y, x);
   }
   __device__ static void quantities(const float (&v)[R], float (&q)[K]) {
     q[0] = v[0];
     q[1] = v[0] * v[0];
-    q[2] = v[1];
-    q[3] = v[0] * v[1];
+#pragma unroll
+    for (int j = 0; j < B; ++j) {
+      q[2 + j] = v[1 + j];
+      q[2 + B + j] = v[0] * v[1 + j];
+    }
   }
-  __device__ void emit(const Slice& s, int y, int x, const float (&m)[K]) const {
-    const int n = s.n, c = s.c;
-    const float var = m[1] - m[0] * m[0], cov = m[3] - m[0] * m[2];
-    const float e = reg.data ? reg.get(n, reg_channels == 1 ? 0 : guide_channel(c), y, x) : eps;
-    const float a = __fdividef(cov, var + e);  // He et al. Eq. 5
-    coef.set(n, 2 * c, y, x, a);
-    coef.set(n, 2 * c + 1, y, x, m[2] - a * m[0]);  // Eq. 6
+  __device__ void emit(const Slice& s, int y, int x, const float (&m)[K],
+                       const float (&)[R]) const {
+    const int n = s.n, c0 = s.c;
+    const float e = reg.data ? reg.get(n, reg_channels == 1 ? 0 : guide_channel(c0), y, x) : eps;
+    const float inv = __fdividef(1.f, m[1] - m[0] * m[0] + e);
+#pragma unroll
+    for (int j = 0; j < B; ++j) {
+      const float a = (m[2 + B + j] - m[0] * m[2 + j]) * inv;  // He et al. Eq. 5
+      coef.set(n, 2 * (c0 + j), y, x, a);
+      coef.set(n, 2 * (c0 + j) + 1, y, x, m[2 + j] - a * m[0]);  // Eq. 6
+    }
   }
 };
 
@@ -88,6 +108,7 @@ template <class T, int B>
 struct ColourCoefficientsOp {
   // I_0..2, the 6 products I_i I_j (i <= j), then per input channel p and I_0..2 · p
   static constexpr int R = 3 + B, K = 9 + 4 * B, kColumnsPerThread = 1;  // raw I_0..2, p_0..B-1
+  static constexpr bool kAsync = std::is_same_v<T, float>;
   View<const T> p, g;
   View<const float> reg;
   float eps;
@@ -95,6 +116,9 @@ struct ColourCoefficientsOp {
   int blocks;
 
   __device__ Slice slice(int z) const { return {z / blocks, (z % blocks) * B}; }
+  __device__ const T* address(const Slice& s, int k, int y, int x) const {
+    return k < 3 ? g.at(s.n, k, y, x) : p.at(s.n, s.c + k - 3, y, x);
+  }
   __device__ void raw(const Slice& s, int y, int x, float (&v)[R]) const {
 #pragma unroll
     for (int k = 0; k < 3; ++k) v[k] = g.get(s.n, k, y, x);
@@ -124,7 +148,8 @@ struct ColourCoefficientsOp {
 
   // a = (Σ + reg·U)⁻¹ cov (He et al. Eq. 14) with the symmetric inverse adj(Σ) / det(Σ),
   // b = mean(p) − a · mean(I) (Eq. 15).
-  __device__ void emit(const Slice& s, int y, int x, const float (&m)[K]) const {
+  __device__ void emit(const Slice& s, int y, int x, const float (&m)[K],
+                       const float (&)[R]) const {
     const int n = s.n, c0 = s.c;
     const float e = reg.data ? reg.get(n, 0, y, x) : eps;
     const float s00 = m[3] - m[0] * m[0] + e, s01 = m[4] - m[0] * m[1], s02 = m[5] - m[0] * m[2];
@@ -155,30 +180,38 @@ struct ColourCoefficientsOp {
 
 template <class T, int G>
 struct ApplyOp {
-  static constexpr int R = G + 1, K = G + 1, kColumnsPerThread = 1;
+  // raw: the K = G + 1 coefficients (averaged), then the G guide values (for the epilogue only)
+  static constexpr int K = G + 1, R = K + G, kColumnsPerThread = 1;
+  static constexpr bool kAsync = std::is_same_v<T, float>;
   View<const float> coef;
   View<const T> g;
   View<T> q;
   int channels, guide_channels;
 
   __device__ Slice slice(int z) const { return {z / channels, z % channels}; }
+  __device__ int guide_channel(int c, int k) const {
+    return G == 3 ? k : (guide_channels == 1 ? 0 : c);
+  }
+  __device__ const float* address(const Slice& s, int k, int y, int x) const {  // T = float only
+    return k < K ? coef.at(s.n, K * s.c + k, y, x)
+                 : reinterpret_cast<const float*>(g.at(s.n, guide_channel(s.c, k - K), y, x));
+  }
   __device__ void raw(const Slice& s, int y, int x, float (&v)[R]) const {
 #pragma unroll
     for (int k = 0; k < K; ++k) v[k] = coef.get(s.n, K * s.c + k, y, x);
+#pragma unroll
+    for (int k = 0; k < G; ++k) v[K + k] = g.get(s.n, guide_channel(s.c, k), y, x);
   }
   __device__ static void quantities(const float (&v)[R], float (&q)[K]) {
 #pragma unroll
     for (int k = 0; k < K; ++k) q[k] = v[k];
   }
-  __device__ void emit(const Slice& s, int y, int x, const float (&m)[K]) const {
-    const int n = s.n, c = s.c;
+  __device__ void emit(const Slice& s, int y, int x, const float (&m)[K],
+                       const float (&center)[R]) const {
     float out = m[G];
 #pragma unroll
-    for (int k = 0; k < G; ++k) {
-      const int gc = G == 3 ? k : (guide_channels == 1 ? 0 : c);
-      out = fmaf(m[k], g.get(n, gc, y, x), out);
-    }
-    q.set(n, c, y, x, out);
+    for (int k = 0; k < G; ++k) out = fmaf(m[k], center[K + k], out);
+    q.set(s.n, s.c, y, x, out);
   }
 };
 
@@ -193,7 +226,20 @@ const char* coefficients_typed(const Tensor4& p, const Tensor4& g, const Tensor4
                                int r, bool colour, const Tensor4& coef, cudaStream_t s) {
   const int n = dim(p, 0), c = dim(p, 1), h = dim(p, 2), w = dim(p, 3);
   if (!colour) {
-    const GrayCoefficientsOp<T> op{
+    // Three channels per slice share a one-channel guide's quantities (8 instead of 12; measured
+    // 59 against 67 µs at 1080p on an H100).
+    if (dim(g, 1) == 1 && c % 3 == 0) {
+      const GrayCoefficientsOp<T, 3> op{view<const T>(p),
+                                        view<const T>(g),
+                                        view<const float>(reg),
+                                        eps,
+                                        view<float>(coef),
+                                        c / 3,
+                                        1,
+                                        dim(reg, 1)};
+      return run(op, n * (c / 3), h, w, r, s);
+    }
+    const GrayCoefficientsOp<T, 1> op{
         view<const T>(p), view<const T>(g), view<const float>(reg), eps, view<float>(coef), c,
         dim(g, 1),        dim(reg, 1)};
     return run(op, n * c, h, w, r, s);

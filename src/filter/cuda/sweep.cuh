@@ -9,10 +9,13 @@
 // the BW - 2r output columns x0 .. x0 + BW - 2r - 1. Out-of-image columns and rows count as
 // zero and the mean divides by the number of in-image pixels (border-clipped windows).
 //
-// An Op provides: static constexpr int R, K; slice(z) decoding slice z into a Slice; raw(slice, y,
-// x, v[R]) reading the R raw values of pixel (y, x); quantities(v[R], q[K]) computing the K
-// quantities to average from them; emit(slice, y, x, mean[K]) consuming the window means at (y, x).
-// (The same Ops run in the tile, tile.cuh.)
+// An Op provides: static constexpr int R, K; kAsync (all raw values are float32 elements, so the
+// tile may copy them asynchronously: address(slice, k, y, x) is raw value k's element); slice(z)
+// decoding slice z into a Slice; raw(slice, y, x, v[R]) reading the R raw values of pixel (y, x);
+// quantities(v[R], q[K]) computing the K quantities to average from them; emit(slice, y, x,
+// mean[K], center[R]) consuming the window means at (y, x), with the raw values of (y, x) itself
+// (raw values that no quantity uses, such as the guide in the apply stage, ride along for the
+// epilogue). (The same Ops run in the tile, tile.cuh.)
 #pragma once
 
 #include <cuda_fp16.h>
@@ -23,6 +26,7 @@
 #include <cstdint>
 
 #include "../../core/cuda/scalar.cuh"
+#include "kernels.hpp"  // kMaxRadius
 
 namespace strata::filter::cuda {
 
@@ -52,24 +56,39 @@ const char* allow_shared_memory(Kernel kernel, std::size_t bytes, SharedMemoryLi
   return nullptr;
 }
 
-/// Strided N×C×H×W device view; each stride fits in int, so each index × stride is one
-/// 32 × 32 → 64-bit multiply.
+/// Strided N×C×H×W device view whose element offsets all fit in int (checked on the host, in
+/// fused.cpp), so index arithmetic is 32-bit: one integer multiply-add per coordinate.
 template <class T>
 struct View {
   T* data;
   int sn, sc, sh, sw;
 
-  __device__ std::int64_t offset(int n, int c, int y, int x) const {
-    return static_cast<std::int64_t>(n) * sn + static_cast<std::int64_t>(c) * sc +
-           static_cast<std::int64_t>(y) * sh + static_cast<std::int64_t>(x) * sw;
+  __device__ int offset(int n, int c, int y, int x) const {
+    return n * sn + c * sc + y * sh + x * sw;
   }
-  __device__ float get(int n, int c, int y, int x) const {
-    return to_float(data[offset(n, c, y, x)]);
-  }
+  __device__ T* at(int n, int c, int y, int x) const { return data + offset(n, c, y, x); }
+  __device__ float get(int n, int c, int y, int x) const { return to_float(*at(n, c, y, x)); }
   __device__ void set(int n, int c, int y, int x, float v) const {
     data[offset(n, c, y, x)] = from_float<T>(v);
   }
 };
+
+/// 1/n for window pixel counts n = 1 .. 2·kMaxRadius + 1, correctly rounded (as __frcp_rn), read
+/// by whole warps at one index (one row's count), so constant memory broadcasts it.
+struct Inverses {
+  float of[2 * kMaxRadius + 2];
+};
+constexpr Inverses make_inverses() {
+  Inverses t{};
+  for (int n = 1; n < 2 * kMaxRadius + 2; ++n) t.of[n] = 1.f / static_cast<float>(n);
+  return t;
+}
+__constant__ constexpr Inverses kInverses = make_inverses();
+
+/// The number of in-image pixels of the window [i - r, i + r] on an axis of `size` pixels.
+__device__ __forceinline__ int window_count(int i, int r, int size) {
+  return min(i + r, size - 1) - max(i - r, 0) + 1;
+}
 
 /// What an Op's slice z is: image n and (first) channel c, decoded once per thread.
 struct Slice {
@@ -170,21 +189,22 @@ __global__ void sweep_kernel(const Op op, int height, int width, int r, int rows
     if (y + r < height) add_row(y + r, 1.f);
     if (y - r - 1 >= 0) add_row(y - r - 1, -1.f);
     block_prefix<K, C>(column, prefix, totals);
-    const float inv_rows = 1.f / static_cast<float>(min(y + r, height - 1) - max(y - r, 0) + 1);
+    const float inv_rows = kInverses.of[window_count(y, r, height)];
 #pragma unroll
     for (int j = 0; j < C; ++j) {
       const int c = t * C + j, x = x0 + j;  // block column, image column
       if (c < r || c >= span - r || x >= width) continue;
       const int hi = c + r, lo = c - r - 1;
-      const float inv = inv_rows / static_cast<float>(min(x + r, width - 1) - max(x - r, 0) + 1);
-      float mean[K];
+      const float inv = inv_rows * kInverses.of[window_count(x, r, width)];
+      float mean[K], center[Op::R];
 #pragma unroll
       for (int k = 0; k < K; ++k) {
         const float a = prefix[k * span + (hi % C) * threads + hi / C];
         const float b = lo >= 0 ? prefix[k * span + (lo % C) * threads + lo / C] : 0.f;
         mean[k] = (a - b) * inv;
       }
-      op.emit(z, y, x, mean);
+      op.raw(z, y, x, center);  // loads that the Op's emit does not use are dropped
+      op.emit(z, y, x, mean, center);
     }
   }
 }

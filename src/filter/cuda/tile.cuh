@@ -3,12 +3,13 @@
 //
 // A block owns output columns x0 .. x0 + 31 and rows y0 .. y0 + rows - 1 of one slice z. It
 //   1. stages the R raw values of every pixel of the tile plus its r-wide border in shared memory
-//      (zero outside the image), kTileLoads loads per thread in flight at once;
+//      (zero outside the image), kTileLoads pixels per thread in flight at once;
 //   2. takes horizontal window sums of the K quantities (computed from the raw values) for each
 //      of the rows + 2r staged rows and the 32 output columns: a thread slides along a run of
 //      kTileRun columns (O(1) per pixel after its first window), lanes on consecutive rows;
 //   3. takes the vertical window sums of those: a thread slides down a run of rows of one
-//      column, lanes on consecutive columns, and hands the K means to the Op's epilogue.
+//      column, lanes on consecutive columns, and hands the K means and the pixel's own staged
+//      raw values to the Op's epilogue.
 // Out-of-image pixels count as zero and means divide by the number of in-image pixels
 // (border-clipped windows), as in the sweep. Every sliding sum restarts per run of at most
 // `rows` steps, so float drift stays bounded. Shared memory grows with (32 + 2r)(rows + 2r), so the
@@ -28,7 +29,7 @@ namespace strata::filter::cuda {
 constexpr int kTileWidth = 32;     // output columns per block (one warp's lanes in step 3)
 constexpr int kTileThreads = 256;  // threads per block
 constexpr int kTileRun = 16;       // columns per thread in step 2
-constexpr int kTileLoads = 8;      // pixels per thread in flight in step 1
+constexpr int kTileLoads = 8;      // pixels per thread in flight in step 1 (16: slower)
 constexpr int kTileMaxRadius = 16;
 
 /// Shared-memory floats of one block: raw planes (odd row stride: conflict-free column walks)
@@ -49,9 +50,36 @@ __device__ inline void tile_quantities(const float* raw, int plane, int at, floa
   Op::quantities(v, q);
 }
 
+/// Copies one float from global to shared memory asynchronously (cp.async); zero when !fill.
+__device__ inline void copy_async(float* shared_dst, const float* src, bool fill) {
+#if __CUDA_ARCH__ >= 800
+  const unsigned dst = static_cast<unsigned>(__cvta_generic_to_shared(shared_dst));
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(dst), "l"(src),
+               "r"(fill ? 4 : 0));
+#else
+  *shared_dst = fill ? *src : 0.f;
+#endif
+}
+
+/// Waits for this thread's copy_async copies.
+__device__ inline void wait_copies() {
+#if __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.wait_all;\n" ::);
+#endif
+}
+
+/// Where the tile's staging starts: staged pixel t of a block is at row sy, column sx, and the
+/// next one of the thread step_y rows and step_x columns on (with wrap-around), computed once on
+/// the host so that the kernel's prologue has no integer division.
+struct TileShape {
+  int r, rows, step_y, step_x;
+  float inv_staged_cols;
+};
+
 template <class Op>
 __global__ void __launch_bounds__(kTileThreads)
-    tile_kernel(const Op op, int height, int width, int r, int rows) {
+    tile_kernel(const Op op, int height, int width, const TileShape shape) {
+  const int r = shape.r, rows = shape.rows;
   constexpr int R = Op::R, K = Op::K, W = kTileWidth, HS = kTileWidth + 1;
   extern __shared__ float shared[];
   const int staged_rows = rows + 2 * r, staged_cols = W + 2 * r, stride = tile_raw_stride(r);
@@ -61,33 +89,53 @@ __global__ void __launch_bounds__(kTileThreads)
   const int x0 = blockIdx.x * W, y0 = blockIdx.y * rows, t = threadIdx.x;
   const Slice z = op.slice(blockIdx.z);
 
-  // 1. Stage raw values: thread t stages column t % 64 of rows t / 64, t / 64 + 4, ... (the
-  //    staged width 32 + 2r is at most 64); each thread issues kTileLoads rows' loads before it
-  //    stores any (a loop of load-then-store would wait out the memory latency once per pixel).
+  // 1. Stage raw values: thread t stages pixels t, t + T, t + 2T, ... of the staged block in
+  //    row-major order (T threads, all busy, consecutive threads on consecutive columns). Loads
+  //    are unconditional, from coordinates clamped into the image, with the value zeroed outside
+  //    it; each thread issues kTileLoads pixels' loads before it stores any (a loop of
+  //    load-then-store would wait out the memory latency once per pixel).
   {
-    constexpr int kColumns = kTileWidth + 2 * kTileMaxRadius;
-    const int sx = t % kColumns, row_step = blockDim.x / kColumns, x = x0 - r + sx;
-    const bool column_in = sx < staged_cols && x >= 0 && x < width;
-    for (int sy0 = t / kColumns; sy0 < staged_rows; sy0 += row_step * kTileLoads) {
-      float v[kTileLoads][R];
+    const int staged = staged_rows * staged_cols;
+    int sy = __float2int_rz((static_cast<float>(t) + 0.5f) * shape.inv_staged_cols);
+    int sx = t - sy * staged_cols;
+    const auto next = [&] {
+      sy += shape.step_y;
+      sx += shape.step_x;
+      if (sx >= staged_cols) sx -= staged_cols, ++sy;
+    };
+    if constexpr (Op::kAsync) {  // float raw values: cp.async straight into shared memory
+#pragma unroll 4
+      for (int i = t; i < staged; i += kTileThreads) {
+        const int y = y0 - r + sy, x = x0 - r + sx;
+        const bool inside = y >= 0 && y < height && x >= 0 && x < width;
+        const int yc = min(max(y, 0), height - 1), xc = min(max(x, 0), width - 1);
+        float* dst = raw + sy * stride + sx;
 #pragma unroll
-      for (int u = 0; u < kTileLoads; ++u) {
-        const int sy = sy0 + u * row_step, y = y0 - r + sy;
-        if (column_in && sy < staged_rows && y >= 0 && y < height) {
-          op.raw(z, y, x, v[u]);
-        } else {
-#pragma unroll
-          for (int k = 0; k < R; ++k) v[u][k] = 0.f;
-        }
+        for (int k = 0; k < R; ++k)
+          copy_async(dst + k * raw_plane, op.address(z, k, yc, xc), inside);
+        next();
       }
-      if (sx < staged_cols)
+      wait_copies();
+    } else {
+      for (int i0 = t; i0 < staged; i0 += kTileThreads * kTileLoads) {
+        float v[kTileLoads][R];
+        int at[kTileLoads];
 #pragma unroll
         for (int u = 0; u < kTileLoads; ++u) {
-          const int sy = sy0 + u * row_step;
-          if (sy < staged_rows)
+          const int y = y0 - r + sy, x = x0 - r + sx;
+          op.raw(z, min(max(y, 0), height - 1), min(max(x, 0), width - 1), v[u]);
+          if (y < 0 || y >= height || x < 0 || x >= width)
 #pragma unroll
-            for (int k = 0; k < R; ++k) raw[k * raw_plane + sy * stride + sx] = v[u][k];
+            for (int k = 0; k < R; ++k) v[u][k] = 0.f;
+          at[u] = i0 + u * kTileThreads < staged ? sy * stride + sx : -1;
+          next();
         }
+#pragma unroll
+        for (int u = 0; u < kTileLoads; ++u)
+          if (at[u] >= 0)
+#pragma unroll
+            for (int k = 0; k < R; ++k) raw[k * raw_plane + at[u]] = v[u][k];
+      }
     }
   }
   __syncthreads();
@@ -125,7 +173,7 @@ __global__ void __launch_bounds__(kTileThreads)
   const int per_group = (rows + groups - 1) / groups;
   const int i0 = (t / W) * per_group, i1 = min(min(rows, i0 + per_group), height - y0);
   if (x >= width || i0 >= i1) return;
-  const float inv_cols = 1.f / static_cast<float>(min(x + r, width - 1) - max(x - r, 0) + 1);
+  const float inv_cols = kInverses.of[window_count(x, r, width)];
   float s[K];
 #pragma unroll
   for (int k = 0; k < K; ++k) s[k] = 0.f;
@@ -139,26 +187,31 @@ __global__ void __launch_bounds__(kTileThreads)
         s[k] += hsum[k * sum_plane + (i + 2 * r) * HS + column] -
                 hsum[k * sum_plane + (i - 1) * HS + column];
     const int y = y0 + i;
-    const float inv =
-        inv_cols * __frcp_rn(static_cast<float>(min(y + r, height - 1) - max(y - r, 0) + 1));
-    float mean[K];
+    const float inv = inv_cols * kInverses.of[window_count(y, r, height)];
+    float mean[K], center[R];
 #pragma unroll
     for (int k = 0; k < K; ++k) mean[k] = s[k] * inv;
-    op.emit(z, y, x, mean);
+#pragma unroll
+    for (int k = 0; k < R; ++k) center[k] = raw[k * raw_plane + (i + r) * stride + column + r];
+    op.emit(z, y, x, mean, center);
   }
 }
 
 /// The tile's rows per block for radius r: the tallest of 64, 32, 16 whose shared memory leaves
 /// room for three blocks per multiprocessor (74 KB), else for two (110 KB), else for one (200 KB;
-/// the colour guide's 21 quantities); 0 if none does (then the sweep runs). Measured on an H200 at
-/// 1080p, r = 8: 64 rows beat 32 and 16 (box 39 against 52 µs), and one block of the colour
-/// guide's quantities per multiprocessor beat two blocks of one input channel each.
+/// the colour guide's 21 quantities); 0 if none does (then the sweep runs). Taller tiles first:
+/// measured at 1080p, r = 8, 64 rows beat 32 and 16 (box 39 against 52 µs on an H200) and for
+/// the gray guide's 8 shared quantities two blocks of 32 rows beat three of 16 (59 against 67 µs
+/// on an H100); one block of the colour guide's quantities per multiprocessor beat two blocks of
+/// one input channel each.
 template <class Op>
 int tile_rows(int r) {
   if (r > kTileMaxRadius) return 0;
-  for (const std::size_t kb : {74, 110, 200})
-    for (const int rows : {64, 32, 16})
+  for (const int rows : {64, 32, 16})
+    for (const std::size_t kb : {74, 110})
       if (tile_floats<Op>(r, rows) * sizeof(float) <= kb * 1024) return rows;
+  for (const int rows : {64, 32, 16})
+    if (tile_floats<Op>(r, rows) * sizeof(float) <= 200 * 1024) return rows;
   return 0;
 }
 
@@ -170,7 +223,10 @@ const char* tile(const Op& op, int slices, int height, int width, int r, int row
   static SharedMemoryLimit limit;  // per Op type
   if (const char* error = allow_shared_memory(tile_kernel<Op>, bytes, limit)) return error;
   const dim3 grid((width + kTileWidth - 1) / kTileWidth, (height + rows - 1) / rows, slices);
-  tile_kernel<Op><<<grid, kTileThreads, bytes, stream>>>(op, height, width, r, rows);
+  const int staged_cols = kTileWidth + 2 * r;
+  const TileShape shape{r, rows, kTileThreads / staged_cols, kTileThreads % staged_cols,
+                        1.f / static_cast<float>(staged_cols)};
+  tile_kernel<Op><<<grid, kTileThreads, bytes, stream>>>(op, height, width, shape);
   const cudaError_t e = cudaGetLastError();
   return e == cudaSuccess ? nullptr : cudaGetErrorString(e);
 }
