@@ -697,7 +697,9 @@ TEST(LinearFiltersCuda, TiledKernelMatchesSweepAndCpu) {
     set_fused_schedule(FusedSchedule::Auto);
     return std::make_pair(tiled, sweep);
   };
-  const std::vector<std::pair<int, int>> sizes = {{1, 1}, {5, 3}, {17, 33}, {70, 33}, {97, 130}};
+  // 150 × 200 has interior blocks (staged block inside the image) for every radius.
+  const std::vector<std::pair<int, int>> sizes = {{1, 1},   {5, 3},    {17, 33},
+                                                  {70, 33}, {97, 130}, {150, 200}};
   for (const auto& [h, w] : sizes)
     for (const int r : {1, 2, 5, 8, 13, 16}) {
       const auto p = synthetic_image(3, h, w, h + w);
@@ -714,6 +716,7 @@ TEST(LinearFiltersCuda, TiledKernelMatchesSweepAndCpu) {
         const auto [w_t, w_s] =
             both([&] { return weighted_guided_filter(cuda(p), cuda(g), r, 1e-2); });
         EXPECT_LT(max_abs_diff(w_t, w_s), 1e-4) << which;
+        EXPECT_LT(max_abs_diff(w_t, weighted_guided_filter(p, g, r, 1e-2)), 1e-4) << which;
         const auto half = [](const torch::Tensor& t) {
           return t.unsqueeze(0)
               .to(torch::kCUDA, torch::kFloat16)
@@ -722,6 +725,10 @@ TEST(LinearFiltersCuda, TiledKernelMatchesSweepAndCpu) {
         const auto [h_t, h_s] = both([&] { return guided_filter(half(p), half(g), r, 1e-2); });
         EXPECT_EQ(h_t.scalar_type(), torch::kFloat16) << which;
         EXPECT_LT(max_abs_diff(h_t.to(torch::kFloat32), h_s.to(torch::kFloat32)), 2e-3) << which;
+        EXPECT_LT(max_abs_diff(h_t.squeeze(0).to(torch::kCPU, torch::kFloat32),
+                               guided_filter(p, g, r, 1e-2)),
+                  1e-2)
+            << which;
       }
     }
 }

@@ -36,6 +36,7 @@ template <class T>
 struct BoxOp {
   static constexpr int R = 1, K = 1, kColumnsPerThread = 1;
   static constexpr bool kAsync = std::is_same_v<T, float>;
+  static constexpr int kCenter = 0;
   View<const T> in;
   View<T> out;
   int channels;
@@ -62,6 +63,7 @@ struct GrayCoefficientsOp {
   // raw I, p_0..B-1; quantities I, I², then p_j and I·p_j per input channel
   static constexpr int R = 1 + B, K = 2 + 2 * B, kColumnsPerThread = 1;
   static constexpr bool kAsync = std::is_same_v<T, float>;
+  static constexpr int kCenter = 0;
   View<const T> p, g;
   View<const float> reg;
   float eps;
@@ -109,6 +111,7 @@ struct ColourCoefficientsOp {
   // I_0..2, the 6 products I_i I_j (i <= j), then per input channel p and I_0..2 · p
   static constexpr int R = 3 + B, K = 9 + 4 * B, kColumnsPerThread = 1;  // raw I_0..2, p_0..B-1
   static constexpr bool kAsync = std::is_same_v<T, float>;
+  static constexpr int kCenter = 0;
   View<const T> p, g;
   View<const float> reg;
   float eps;
@@ -183,6 +186,7 @@ struct ApplyOp {
   // raw: the K = G + 1 coefficients (averaged), then the G guide values (for the epilogue only)
   static constexpr int K = G + 1, R = K + G, kColumnsPerThread = 1;
   static constexpr bool kAsync = std::is_same_v<T, float>;
+  static constexpr int kCenter = G;  // the guide, staged for the tile's own pixels only
   View<const float> coef;
   View<const T> g;
   View<T> q;

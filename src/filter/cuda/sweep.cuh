@@ -9,8 +9,9 @@
 // the BW - 2r output columns x0 .. x0 + BW - 2r - 1. Out-of-image columns and rows count as
 // zero and the mean divides by the number of in-image pixels (border-clipped windows).
 //
-// An Op provides: static constexpr int R, K; kAsync (all raw values are float32 elements, so the
-// tile may copy them asynchronously: address(slice, k, y, x) is raw value k's element); slice(z)
+// An Op provides: static constexpr int R, K; kCenter (the last kCenter raw values are read by the
+// epilogue only, never by quantities()); kAsync (all raw values are float32 elements, so the tile
+// may copy them asynchronously: address(slice, k, y, x) is raw value k's element); slice(z)
 // decoding slice z into a Slice; raw(slice, y, x, v[R]) reading the R raw values of pixel (y, x);
 // quantities(v[R], q[K]) computing the K quantities to average from them; emit(slice, y, x,
 // mean[K], center[R]) consuming the window means at (y, x), with the raw values of (y, x) itself

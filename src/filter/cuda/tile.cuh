@@ -2,8 +2,9 @@
 // parallel (no serial walk over rows), for small radii.
 //
 // A block owns output columns x0 .. x0 + 31 and rows y0 .. y0 + rows - 1 of one slice z. It
-//   1. stages the R raw values of every pixel of the tile plus its r-wide border in shared memory
-//      (zero outside the image), kTileLoads pixels per thread in flight at once;
+//   1. stages the raw values of every pixel of the tile plus its r-wide border in shared memory
+//      (zero outside the image; cp.async for float32 values), and the Op's centre-only raw values
+//      (kCenter, e.g. the guide of the apply stage) of the tile's own pixels;
 //   2. takes horizontal window sums of the K quantities (computed from the raw values) for each
 //      of the rows + 2r staged rows and the 32 output columns: a thread slides along a run of
 //      kTileRun columns (O(1) per pixel after its first window), lanes on consecutive rows;
@@ -36,17 +37,23 @@ constexpr int kTileMaxRadius = 16;
 /// and horizontal sums (row stride 33).
 __host__ __device__ constexpr int tile_raw_stride(int r) { return (kTileWidth + 2 * r) | 1; }
 
+/// Raw values staged with the tile's border (the first R - kCenter); the last Op::kCenter are
+/// staged for the tile's own pixels only, for the epilogue.
+template <class Op>
+constexpr int kHaloed = Op::R - Op::kCenter;
+
 template <class Op>
 __host__ __device__ constexpr std::size_t tile_floats(int r, int rows) {
   return static_cast<std::size_t>(rows + 2 * r) *
-         (Op::R * tile_raw_stride(r) + Op::K * (kTileWidth + 1));
+             (kHaloed<Op> * tile_raw_stride(r) + Op::K * (kTileWidth + 1)) +
+         static_cast<std::size_t>(Op::kCenter) * rows * kTileWidth;
 }
 
 template <class Op>
 __device__ inline void tile_quantities(const float* raw, int plane, int at, float (&q)[Op::K]) {
-  float v[Op::R];
+  float v[Op::R] = {};  // quantities() reads only the haloed values
 #pragma unroll
-  for (int k = 0; k < Op::R; ++k) v[k] = raw[k * plane + at];
+  for (int k = 0; k < kHaloed<Op>; ++k) v[k] = raw[k * plane + at];
   Op::quantities(v, q);
 }
 
@@ -76,6 +83,90 @@ struct TileShape {
   float inv_staged_cols;
 };
 
+/// Step 1 of the tile: thread t stages pixels t, t + T, t + 2T, ... of the staged block (rows
+/// sy0 .., columns sx0 .. of the image) in row-major order: T threads, all busy, consecutive
+/// threads on consecutive columns. Float32 raw values go by cp.async straight into shared memory;
+/// others through registers, kTileLoads pixels' loads in flight before any store (a loop of
+/// load-then-store would wait out the memory latency once per pixel). Outside the image the values
+/// are zero, loaded from clamped coordinates so that every load is unconditional; an Interior
+/// block (staged block inside the image) skips the clamping.
+template <class Op, bool Interior>
+__device__ inline void stage(const Op& op, const Slice& z, float* raw, int raw_plane, int stride,
+                             int staged_rows, int staged_cols, int sy0, int sx0, int height,
+                             int width, const TileShape& shape) {
+  constexpr int H = kHaloed<Op>;
+  const int staged = staged_rows * staged_cols, t = threadIdx.x;
+  int sy = __float2int_rz((static_cast<float>(t) + 0.5f) * shape.inv_staged_cols);
+  int sx = t - sy * staged_cols;
+  const auto next = [&] {
+    sy += shape.step_y;
+    sx += shape.step_x;
+    if (sx >= staged_cols) sx -= staged_cols, ++sy;
+  };
+  // The pixel's clamped coordinates; false if it lies outside the image.
+  const auto locate = [&](int& y, int& x) {
+    y = sy0 + sy, x = sx0 + sx;
+    if (Interior) return true;
+    const bool inside = y >= 0 && y < height && x >= 0 && x < width;
+    y = min(max(y, 0), height - 1), x = min(max(x, 0), width - 1);
+    return inside;
+  };
+  if constexpr (Op::kAsync) {
+#pragma unroll 4
+    for (int i = t; i < staged; i += kTileThreads) {
+      int y, x;
+      const bool inside = locate(y, x);
+      float* dst = raw + sy * stride + sx;
+#pragma unroll
+      for (int k = 0; k < H; ++k) copy_async(dst + k * raw_plane, op.address(z, k, y, x), inside);
+      next();
+    }
+    wait_copies();
+  } else {
+    for (int i0 = t; i0 < staged; i0 += kTileThreads * kTileLoads) {
+      float v[kTileLoads][Op::R];
+      int at[kTileLoads];
+#pragma unroll
+      for (int u = 0; u < kTileLoads; ++u) {
+        int y, x;
+        const bool inside = locate(y, x);
+        op.raw(z, y, x, v[u]);
+        if (!inside)
+#pragma unroll
+          for (int k = 0; k < H; ++k) v[u][k] = 0.f;
+        at[u] = i0 + u * kTileThreads < staged ? sy * stride + sx : -1;
+        next();
+      }
+#pragma unroll
+      for (int u = 0; u < kTileLoads; ++u)
+        if (at[u] >= 0)
+#pragma unroll
+          for (int k = 0; k < H; ++k) raw[k * raw_plane + at[u]] = v[u][k];
+    }
+  }
+}
+
+/// Stages the centre-only raw values of the tile's own pixels (rows y0 .., columns x0 ..).
+template <class Op>
+__device__ inline void stage_center(const Op& op, const Slice& z, float* centre, int rows, int y0,
+                                    int x0, int height, int width) {
+  constexpr int H = kHaloed<Op>, W = kTileWidth;
+  for (int i = threadIdx.x; i < rows * W; i += kTileThreads) {
+    const int y = min(y0 + i / W, height - 1), x = min(x0 + i % W, width - 1);
+    if constexpr (Op::kAsync) {
+#pragma unroll
+      for (int k = H; k < Op::R; ++k)
+        copy_async(centre + (k - H) * rows * W + i, op.address(z, k, y, x), true);
+    } else {
+      float v[Op::R];
+      op.raw(z, y, x, v);
+#pragma unroll
+      for (int k = H; k < Op::R; ++k) centre[(k - H) * rows * W + i] = v[k];
+    }
+  }
+  if constexpr (Op::kAsync) wait_copies();
+}
+
 template <class Op>
 __global__ void __launch_bounds__(kTileThreads)
     tile_kernel(const Op op, int height, int width, const TileShape shape) {
@@ -84,60 +175,20 @@ __global__ void __launch_bounds__(kTileThreads)
   extern __shared__ float shared[];
   const int staged_rows = rows + 2 * r, staged_cols = W + 2 * r, stride = tile_raw_stride(r);
   const int raw_plane = staged_rows * stride, sum_plane = staged_rows * HS;
-  float* raw = shared;                   // R × staged_rows × stride
-  float* hsum = shared + R * raw_plane;  // K × staged_rows × HS
+  float* raw = shared;                             // kHaloed × staged_rows × stride
+  float* hsum = shared + kHaloed<Op> * raw_plane;  // K × staged_rows × HS
+  float* centre = hsum + K * sum_plane;            // kCenter × rows × W
   const int x0 = blockIdx.x * W, y0 = blockIdx.y * rows, t = threadIdx.x;
   const Slice z = op.slice(blockIdx.z);
 
-  // 1. Stage raw values: thread t stages pixels t, t + T, t + 2T, ... of the staged block in
-  //    row-major order (T threads, all busy, consecutive threads on consecutive columns). Loads
-  //    are unconditional, from coordinates clamped into the image, with the value zeroed outside
-  //    it; each thread issues kTileLoads pixels' loads before it stores any (a loop of
-  //    load-then-store would wait out the memory latency once per pixel).
-  {
-    const int staged = staged_rows * staged_cols;
-    int sy = __float2int_rz((static_cast<float>(t) + 0.5f) * shape.inv_staged_cols);
-    int sx = t - sy * staged_cols;
-    const auto next = [&] {
-      sy += shape.step_y;
-      sx += shape.step_x;
-      if (sx >= staged_cols) sx -= staged_cols, ++sy;
-    };
-    if constexpr (Op::kAsync) {  // float raw values: cp.async straight into shared memory
-#pragma unroll 4
-      for (int i = t; i < staged; i += kTileThreads) {
-        const int y = y0 - r + sy, x = x0 - r + sx;
-        const bool inside = y >= 0 && y < height && x >= 0 && x < width;
-        const int yc = min(max(y, 0), height - 1), xc = min(max(x, 0), width - 1);
-        float* dst = raw + sy * stride + sx;
-#pragma unroll
-        for (int k = 0; k < R; ++k)
-          copy_async(dst + k * raw_plane, op.address(z, k, yc, xc), inside);
-        next();
-      }
-      wait_copies();
-    } else {
-      for (int i0 = t; i0 < staged; i0 += kTileThreads * kTileLoads) {
-        float v[kTileLoads][R];
-        int at[kTileLoads];
-#pragma unroll
-        for (int u = 0; u < kTileLoads; ++u) {
-          const int y = y0 - r + sy, x = x0 - r + sx;
-          op.raw(z, min(max(y, 0), height - 1), min(max(x, 0), width - 1), v[u]);
-          if (y < 0 || y >= height || x < 0 || x >= width)
-#pragma unroll
-            for (int k = 0; k < R; ++k) v[u][k] = 0.f;
-          at[u] = i0 + u * kTileThreads < staged ? sy * stride + sx : -1;
-          next();
-        }
-#pragma unroll
-        for (int u = 0; u < kTileLoads; ++u)
-          if (at[u] >= 0)
-#pragma unroll
-            for (int k = 0; k < R; ++k) raw[k * raw_plane + at[u]] = v[u][k];
-      }
-    }
-  }
+  // 1. Stage the haloed raw values of the staged block, then the centre-only ones of the tile.
+  if (x0 - r >= 0 && x0 + W + r <= width && y0 - r >= 0 && y0 + rows + r <= height)
+    stage<Op, true>(op, z, raw, raw_plane, stride, staged_rows, staged_cols, y0 - r, x0 - r, height,
+                    width, shape);
+  else
+    stage<Op, false>(op, z, raw, raw_plane, stride, staged_rows, staged_cols, y0 - r, x0 - r,
+                     height, width, shape);
+  if constexpr (Op::kCenter > 0) stage_center(op, z, centre, rows, y0, x0, height, width);
   __syncthreads();
 
   // 2. Horizontal sums over staged columns c .. c + 2r for output column c of every staged row.
@@ -192,7 +243,9 @@ __global__ void __launch_bounds__(kTileThreads)
 #pragma unroll
     for (int k = 0; k < K; ++k) mean[k] = s[k] * inv;
 #pragma unroll
-    for (int k = 0; k < R; ++k) center[k] = raw[k * raw_plane + (i + r) * stride + column + r];
+    for (int k = 0; k < R; ++k)
+      center[k] = k < kHaloed<Op> ? raw[k * raw_plane + (i + r) * stride + column + r]
+                                  : centre[((k - kHaloed<Op>)*rows + i) * W + column];
     op.emit(z, y, x, mean, center);
   }
 }
