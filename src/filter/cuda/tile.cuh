@@ -3,7 +3,7 @@
 //
 // A block owns output columns x0 .. x0 + 31 and rows y0 .. y0 + rows - 1 of one slice z. It
 //   1. stages the raw values of every pixel of the tile plus its r-wide border in shared memory
-//      (zero outside the image; cp.async for float32 values), and the Op's centre-only raw values
+//      (zero outside the image; cp.async for float32 values), and the Op's center-only raw values
 //      (kCenter, e.g. the guide of the apply stage) of the tile's own pixels;
 //   2. takes horizontal window sums of the K quantities (computed from the raw values) for each
 //      of the rows + 2r staged rows and the 32 output columns: a thread slides along a run of
@@ -75,9 +75,10 @@ __device__ inline void wait_copies() {
 #endif
 }
 
-/// Where the tile's staging starts: staged pixel t of a block is at row sy, column sx, and the
-/// next one of the thread step_y rows and step_x columns on (with wrap-around), computed once on
-/// the host so that the kernel's prologue has no integer division.
+/// Launch constants of the tile, computed once on the host so that the kernel's prologue has no
+/// integer division: thread t stages staged pixel t first (row t / staged columns, found with
+/// inv_staged_cols), then every kTileThreads-th, each step_y rows and step_x columns further on
+/// (with wrap-around).
 struct TileShape {
   int r, rows, step_y, step_x;
   float inv_staged_cols;
@@ -146,22 +147,22 @@ __device__ inline void stage(const Op& op, const Slice& z, float* raw, int raw_p
   }
 }
 
-/// Stages the centre-only raw values of the tile's own pixels (rows y0 .., columns x0 ..).
+/// Stages the center-only raw values of the tile's own pixels (rows y0 .., columns x0 ..).
 template <class Op>
-__device__ inline void stage_center(const Op& op, const Slice& z, float* centre, int rows, int y0,
-                                    int x0, int height, int width) {
+__device__ inline void stage_center(const Op& op, const Slice& z, float* center_raw, int rows,
+                                    int y0, int x0, int height, int width) {
   constexpr int H = kHaloed<Op>, W = kTileWidth;
   for (int i = threadIdx.x; i < rows * W; i += kTileThreads) {
     const int y = min(y0 + i / W, height - 1), x = min(x0 + i % W, width - 1);
     if constexpr (Op::kAsync) {
 #pragma unroll
       for (int k = H; k < Op::R; ++k)
-        copy_async(centre + (k - H) * rows * W + i, op.address(z, k, y, x), true);
+        copy_async(center_raw + (k - H) * rows * W + i, op.address(z, k, y, x), true);
     } else {
       float v[Op::R];
       op.raw(z, y, x, v);
 #pragma unroll
-      for (int k = H; k < Op::R; ++k) centre[(k - H) * rows * W + i] = v[k];
+      for (int k = H; k < Op::R; ++k) center_raw[(k - H) * rows * W + i] = v[k];
     }
   }
   if constexpr (Op::kAsync) wait_copies();
@@ -177,18 +178,18 @@ __global__ void __launch_bounds__(kTileThreads)
   const int raw_plane = staged_rows * stride, sum_plane = staged_rows * HS;
   float* raw = shared;                             // kHaloed × staged_rows × stride
   float* hsum = shared + kHaloed<Op> * raw_plane;  // K × staged_rows × HS
-  float* centre = hsum + K * sum_plane;            // kCenter × rows × W
+  float* center_raw = hsum + K * sum_plane;        // kCenter × rows × W
   const int x0 = blockIdx.x * W, y0 = blockIdx.y * rows, t = threadIdx.x;
   const Slice z = op.slice(blockIdx.z);
 
-  // 1. Stage the haloed raw values of the staged block, then the centre-only ones of the tile.
+  // 1. Stage the haloed raw values of the staged block, then the center-only ones of the tile.
   if (x0 - r >= 0 && x0 + W + r <= width && y0 - r >= 0 && y0 + rows + r <= height)
     stage<Op, true>(op, z, raw, raw_plane, stride, staged_rows, staged_cols, y0 - r, x0 - r, height,
                     width, shape);
   else
     stage<Op, false>(op, z, raw, raw_plane, stride, staged_rows, staged_cols, y0 - r, x0 - r,
                      height, width, shape);
-  if constexpr (Op::kCenter > 0) stage_center(op, z, centre, rows, y0, x0, height, width);
+  if constexpr (Op::kCenter > 0) stage_center(op, z, center_raw, rows, y0, x0, height, width);
   __syncthreads();
 
   // 2. Horizontal sums over staged columns c .. c + 2r for output column c of every staged row.
@@ -245,26 +246,24 @@ __global__ void __launch_bounds__(kTileThreads)
 #pragma unroll
     for (int k = 0; k < R; ++k)
       center[k] = k < kHaloed<Op> ? raw[k * raw_plane + (i + r) * stride + column + r]
-                                  : centre[((k - kHaloed<Op>)*rows + i) * W + column];
+                                  : center_raw[((k - kHaloed<Op>)*rows + i) * W + column];
     op.emit(z, y, x, mean, center);
   }
 }
 
 /// The tile's rows per block for radius r: the tallest of 64, 32, 16 whose shared memory leaves
-/// room for three blocks per multiprocessor (74 KB), else for two (110 KB), else for one (200 KB;
-/// the colour guide's 21 quantities); 0 if none does (then the sweep runs). Taller tiles first:
-/// measured at 1080p, r = 8, 64 rows beat 32 and 16 (box 39 against 52 µs on an H200) and for
-/// the gray guide's 8 shared quantities two blocks of 32 rows beat three of 16 (59 against 67 µs
-/// on an H100); one block of the colour guide's quantities per multiprocessor beat two blocks of
-/// one input channel each.
+/// room for at least two blocks per multiprocessor (110 KB), else for one (200 KB; the colour
+/// guide's 21 quantities); 0 if none does (then the sweep runs). Measured at 1080p, r = 8: 64 rows
+/// beat 32 and 16 (box 39 against 52 µs on an H200); for the gray guide's 8 shared quantities two
+/// blocks of 32 rows beat three of 16 and one of 64 (59 against 67 and 67 µs on an H100); one
+/// block of the colour guide's quantities per multiprocessor beat two blocks of one input channel
+/// each.
 template <class Op>
 int tile_rows(int r) {
   if (r > kTileMaxRadius) return 0;
-  for (const int rows : {64, 32, 16})
-    for (const std::size_t kb : {74, 110})
+  for (const std::size_t kb : {110, 200})
+    for (const int rows : {64, 32, 16})
       if (tile_floats<Op>(r, rows) * sizeof(float) <= kb * 1024) return rows;
-  for (const int rows : {64, 32, 16})
-    if (tile_floats<Op>(r, rows) * sizeof(float) <= 200 * 1024) return rows;
   return 0;
 }
 
