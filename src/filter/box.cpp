@@ -246,8 +246,7 @@ torch::Tensor gaussian_blur(const torch::Tensor& x, double sigma, int radius) {
                              : static_cast<std::int64_t>(std::ceil(3.0 * sigma));
   if (r == 0) return b.restore(b.x.clone());
   const auto taps = gaussian_taps(sigma, r);
-  return b.restore(convolve_symmetric(convolve_symmetric(b.x, 2, taps, Border::Reflect101), 3, taps,
-                                      Border::Reflect101));
+  return b.restore(convolve_separable(b.x, taps, Border::Reflect101));
 }
 
 torch::Tensor unsharp_mask(const torch::Tensor& x, double sigma, double amount) {

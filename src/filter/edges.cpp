@@ -62,8 +62,7 @@ torch::Tensor triangle_blur(const torch::Tensor& x, double r) {
   check(std::isfinite(r) && r >= 0.0, "", "triangle_blur: r must be >= 0");
   if (r == 0.0) return x.clone();
   const auto taps = triangle_taps(r);
-  return convolve_symmetric(convolve_symmetric(x, x.dim() - 2, taps, Border::Symmetric),
-                            x.dim() - 1, taps, Border::Symmetric);
+  return convolve_separable(x, taps, Border::Symmetric);
 }
 
 torch::Tensor edge_orientation(const torch::Tensor& edges) {

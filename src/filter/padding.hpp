@@ -1,7 +1,7 @@
 // Internal: border padding for any pad width, including pads of the image size or more (the
 // pattern repeats): reflect-101 (OpenCV BORDER_REFLECT_101: … 2 1 | 0 1 2 … n-1 | n-2 …) and
 // symmetric (MATLAB/Piotr's 'symmetric': … 1 0 | 0 1 2 … n-1 | n-1 …); and the separable
-// symmetric-kernel convolution built on them.
+// symmetric-kernel convolutions built on them.
 #pragma once
 
 #include <torch/types.h>
@@ -26,5 +26,11 @@ torch::Tensor pad_border(const torch::Tensor& x, std::int64_t dim, std::int64_t 
 /// `taps` = w[0..r], borders padded by `border`.
 torch::Tensor convolve_symmetric(const torch::Tensor& x, std::int64_t dim,
                                  const std::vector<double>& taps, Border border);
+
+/// convolve_symmetric along the last two dims (rows, then columns) of a ...×H×W tensor. CPU float
+/// tensors that need no gradient take a one-pass kernel (each output row from 2r + 1 input rows,
+/// parallel over rows); everything else the tensor ops of convolve_symmetric.
+torch::Tensor convolve_separable(const torch::Tensor& x, const std::vector<double>& taps,
+                                 Border border);
 
 }  // namespace strata::filter
