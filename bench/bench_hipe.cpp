@@ -10,6 +10,7 @@
 #include <string>
 #include <thread>
 
+#include "strata/core/device.hpp"
 #include "strata/models/hipe.hpp"
 #include "strata/nn/layout.hpp"
 
@@ -89,6 +90,7 @@ void register_all() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  strata::keep_freed_memory();  // as the strata CLI
   benchmark::Initialize(&argc, argv);
   register_all();
   benchmark::RunSpecifiedBenchmarks();

@@ -102,6 +102,7 @@ int run(int argc, char** argv) {
     return 2;
   }
   try {
+    keep_freed_memory();
     if (g.threads > 0) set_threads(g.threads);
     set_seed(g.seed);
     Context ctx(g);

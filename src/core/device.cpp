@@ -3,6 +3,12 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include <cstdlib>
+#include <limits>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include "strata/core/error.hpp"
 
 namespace strata {
@@ -36,6 +42,14 @@ void set_threads(int n) {
 }
 
 void set_seed(std::uint64_t seed) { torch::manual_seed(seed); }
+
+void keep_freed_memory() {
+#ifdef __GLIBC__
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's largest
+  mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
+  mallopt(M_TOP_PAD, 256 << 20);
+#endif
+}
 
 RuntimeInfo runtime_info() {
   RuntimeInfo info;

@@ -2,8 +2,12 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
+#include <variant>
 #include <vector>
 
 #include "strata/core/error.hpp"
@@ -143,10 +147,103 @@ std::optional<double> activation_slope(const torch::nn::Module& m) {
 
 }  // namespace
 
+namespace {
+
+// One axis of a transposed convolution as ordinary correlations, one per output phase φ (output
+// position s·m + φ): out[s·m + φ] = Σ_t x[m + d] w[t] over the taps t ≡ φ + p (mod s), with
+// d = (φ + p − t) / s. The phases' taps span offsets d = lo .. hi.
+struct PhaseTaps {
+  std::int64_t stride = 1, lo = 0, hi = 0;
+  std::vector<std::vector<std::pair<std::int64_t, std::int64_t>>> taps;  // per φ: (t, d − lo)
+};
+
+PhaseTaps phase_taps(std::int64_t kernel, std::int64_t stride, std::int64_t padding) {
+  PhaseTaps a;
+  a.stride = stride;
+  a.taps.resize(static_cast<std::size_t>(stride));
+  bool first = true;
+  for (std::int64_t phi = 0; phi < stride; ++phi)
+    for (std::int64_t t = 0; t < kernel; ++t) {
+      if ((phi + padding - t) % stride != 0) continue;
+      const std::int64_t d = (phi + padding - t) / stride;
+      a.lo = first ? d : std::min(a.lo, d);
+      a.hi = first ? d : std::max(a.hi, d);
+      first = false;
+      a.taps[static_cast<std::size_t>(phi)].emplace_back(t, d);
+    }
+  for (auto& phase : a.taps)
+    for (auto& tap : phase) tap.second -= a.lo;
+  return a;
+}
+
+// The per-axis zero padding of o, or nothing for 'same'/'valid' padding. (The options' variants
+// are c10::variant in LibTorch 1.13 and std::variant in 2.x: ordinary lookup finds std::get_if,
+// argument-dependent lookup adds c10::get_if where it exists.)
+const torch::ExpandingArray<2>* zero_padding(const torch::nn::detail::ConvNdOptions<2>& o) {
+  using std::get_if;
+  if (get_if<torch::enumtype::kZeros>(&o.padding_mode()) == nullptr) return nullptr;
+  return get_if<torch::ExpandingArray<2>>(&o.padding());
+}
+
+bool subpixel_applies(const torch::nn::detail::ConvNdOptions<2>& o, const torch::Tensor& x) {
+  if (!x.device().is_cpu() || x.dim() != 4 || (torch::GradMode::is_enabled() && x.requires_grad()))
+    return false;
+  const auto* padding = zero_padding(o);
+  if (o.groups() != 1 || padding == nullptr) return false;
+  for (std::size_t i = 0; i < 2; ++i)
+    if ((*o.dilation())[i] != 1 || (*o.output_padding())[i] != 0 ||
+        (*o.kernel_size())[i] != (*o.stride())[i] + 2 * (**padding)[i])
+      return false;
+  return true;
+}
+
+// The transposed convolution (Cin × Cout × ky × kx weights) as a correlation with weights
+// (Cout·sy·sx) × Cin × (hi − lo + 1) per axis, output channel c·sy·sx + φy·sx + φx (the pixel
+// shuffle's order).
+torch::Tensor subpixel_weights(const torch::Tensor& w, const PhaseTaps& ay, const PhaseTaps& ax) {
+  const std::int64_t cin = w.size(0), cout = w.size(1), phases = ay.stride * ax.stride;
+  auto k = torch::zeros({cout, phases, cin, ay.hi - ay.lo + 1, ax.hi - ax.lo + 1}, w.options());
+  const auto wt = w.transpose(0, 1);  // Cout × Cin × ky × kx
+  for (std::int64_t py = 0; py < ay.stride; ++py)
+    for (const auto& [ty, ry] : ay.taps[static_cast<std::size_t>(py)])
+      for (std::int64_t px = 0; px < ax.stride; ++px)
+        for (const auto& [tx, rx] : ax.taps[static_cast<std::size_t>(px)])
+          k.select(1, py * ax.stride + px)
+              .select(2, ry)
+              .select(2, rx)
+              .copy_(wt.select(2, ty).select(2, tx));
+  return k.view({cout * phases, cin, k.size(3), k.size(4)});
+}
+
+}  // namespace
+
+torch::Tensor conv_transpose(torch::nn::ConvTranspose2dImpl& conv, const torch::Tensor& x) {
+  const auto& o = conv.options;
+  if (!subpixel_applies(o, x)) return conv.forward(x);
+  const auto& padding = **zero_padding(o);
+  const auto ay = phase_taps((*o.kernel_size())[0], (*o.stride())[0], padding[0]);
+  const auto ax = phase_taps((*o.kernel_size())[1], (*o.stride())[1], padding[1]);
+  const auto weights = subpixel_weights(conv.weight, ay, ax);
+  const std::int64_t phases = ay.stride * ax.stride;
+  const auto bias = conv.bias.defined() ? conv.bias.repeat_interleave(phases) : torch::Tensor();
+  const auto padded =
+      F::pad(x, F::PadFuncOptions({-ax.lo, ax.hi, -ay.lo, ay.hi}).mode(torch::kConstant));
+  auto y = torch::conv2d(padded, weights, bias);  // N × Cout·phases × H × W
+  const std::int64_t n = x.size(0), c = o.out_channels(), h = x.size(2), w = x.size(3);
+  // (n, c, φy, φx, h, w) → (n, c, h, φy, w, φx): output row s·m + φy, column s·m' + φx.
+  return y.view({n, c, ay.stride, ax.stride, h, w})
+      .permute({0, 1, 4, 2, 5, 3})
+      .reshape({n, c, h * ay.stride, w * ax.stride});
+}
+
 torch::Tensor forward_fused(torch::nn::Sequential& sequence, const torch::Tensor& x) {
   auto y = x;
   const auto end = sequence->end();
   for (auto it = sequence->begin(); it != end; ++it) {
+    if (auto* transposed = dynamic_cast<torch::nn::ConvTranspose2dImpl*>(it->ptr().get())) {
+      y = conv_transpose(*transposed, y);
+      continue;
+    }
     const auto* norm = dynamic_cast<const InstanceNormImpl*>(it->ptr().get());
     if (norm == nullptr) {
       y = it->forward(y);

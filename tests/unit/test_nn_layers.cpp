@@ -157,6 +157,31 @@ TEST(NnLayers, ForwardFusedEqualsPlainForward) {
   }
 }
 
+// The sub-pixel form of the transposed convolution against LibTorch's, in float64: the HIPe
+// peeler's 4×4 / stride 2 / padding 1, other strides and kernels, non-square options, no bias,
+// a batch and odd sizes; layers it does not cover (output padding) fall back to LibTorch.
+TEST(NnLayers, ConvTransposeSubpixelMatchesLibTorch) {
+  torch::manual_seed(8);
+  namespace tnn = torch::nn;
+  torch::NoGradGuard no_grad;
+  const std::vector<tnn::ConvTranspose2dOptions> cases = {
+      tnn::ConvTranspose2dOptions(5, 6, 4).stride(2).padding(1),
+      tnn::ConvTranspose2dOptions(3, 2, 2).stride(2),
+      tnn::ConvTranspose2dOptions(3, 4, 3).stride(1).padding(1),
+      tnn::ConvTranspose2dOptions(2, 3, 5).stride(3).padding(1),
+      tnn::ConvTranspose2dOptions(2, 3, {4, 3}).stride({2, 1}).padding({1, 1}).bias(false),
+      tnn::ConvTranspose2dOptions(2, 2, 3).stride(2).padding(1).output_padding(1)};
+  for (const auto& options : cases) {
+    tnn::ConvTranspose2d conv(options);
+    conv->to(torch::kFloat64);
+    const auto x = torch::randn({2, options.in_channels(), 7, 10}, torch::kFloat64);
+    const auto y = conv_transpose(*conv, x);
+    const auto expected = conv->forward(x);
+    ASSERT_EQ(y.sizes(), expected.sizes()) << options.kernel_size() << options.stride();
+    EXPECT_LT(max_abs_diff(y, expected), 1e-12) << options.kernel_size() << options.stride();
+  }
+}
+
 TEST(NnLayers, ReflectionPadRefusesTooLargeAPad) {
   EXPECT_THROW(reflection_pad(torch::zeros({1, 1, 4, 4}), 4), Error);
   EXPECT_THROW(reflection_pad(torch::zeros({1, 4, 4}), 1), Error);

@@ -16,6 +16,13 @@ torch::Device parse_device(const std::string& spec);
 void set_threads(int n);
 void set_seed(std::uint64_t seed);
 
+/// Lets the C allocator keep freed memory for reuse instead of returning it to the system
+/// (glibc: allocations up to 32 MB from the heap, no trimming). LibTorch's CPU allocator does not
+/// cache, so every large activation was a fresh mmap whose pages the kernel zero-filled on first
+/// touch: 20% of a HIPe recurrence on the CPU (481×321). Process-wide, for programs (the strata
+/// CLI calls it); a no-op without glibc.
+void keep_freed_memory();
+
 /// Facts about the runtime, for `strata info`.
 struct RuntimeInfo {
   std::string strata_version;

@@ -5,6 +5,7 @@
 
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/conv.h>
 #include <torch/nn/pimpl.h>
 #include <torch/types.h>
 
@@ -50,9 +51,17 @@ class ReflectionPadImpl : public torch::nn::Module {
 };
 TORCH_MODULE(ReflectionPad);
 
+/// conv->forward(x). On the CPU without autograd, a transposed convolution whose output is stride
+/// × its input on both axes (kernel = stride + 2·padding, no output padding, dilation 1, one group;
+/// e.g. the HIPe peeler's 4×4, stride 2, padding 1) runs as one ordinary convolution with stride²
+/// times the output channels (every output phase's taps) and a pixel shuffle: LibTorch's CPU
+/// transposed convolution goes through the system BLAS (1.5 s for the peeler's layer at 481×321
+/// with Debian's reference BLAS) where oneDNN runs the equivalent convolution.
+torch::Tensor conv_transpose(torch::nn::ConvTranspose2dImpl& conv, const torch::Tensor& x);
+
 /// sequence->forward(x), with every run InstanceNorm [→ ReLU | LeakyReLU] [→ ReflectionPad] done
-/// by one instance_norm_act_pad (one pass over the activation on CUDA channels-last inference);
-/// the same result as the plain forward.
+/// by one instance_norm_act_pad (one pass over the activation on CUDA channels-last inference)
+/// and transposed convolutions by conv_transpose; the same result as the plain forward.
 torch::Tensor forward_fused(torch::nn::Sequential& sequence, const torch::Tensor& x);
 
 }  // namespace strata::nn
