@@ -95,9 +95,13 @@ void check_pad(const torch::Tensor& x, std::int64_t pad) {
         "reflection_pad: the pad must be smaller than the image");
 }
 
-torch::Tensor leaky(const torch::Tensor& x, double slope) {
-  if (slope == 1.0) return x;
-  return slope == 0.0 ? torch::relu(x) : torch::leaky_relu(x, slope);
+// act(x) for act(v) = v > 0 ? v : slope·v; in place on `fresh` (a tensor no one else holds) when
+// autograd does not record.
+torch::Tensor leaky(torch::Tensor fresh, double slope) {
+  if (slope == 1.0) return fresh;
+  if (torch::GradMode::is_enabled() && fresh.requires_grad())
+    return slope == 0.0 ? torch::relu(fresh) : torch::leaky_relu(fresh, slope);
+  return slope == 0.0 ? fresh.relu_() : torch::leaky_relu_(fresh, slope);
 }
 
 }  // namespace
@@ -151,28 +155,27 @@ namespace {
 
 // One axis of a transposed convolution as ordinary correlations, one per output phase φ (output
 // position s·m + φ): out[s·m + φ] = Σ_t x[m + d] w[t] over the taps t ≡ φ + p (mod s), with
-// d = (φ + p − t) / s. The phases' taps span offsets d = lo .. hi.
+// d = (φ + p − t) / s. Phase φ's taps span offsets d = lo[φ] .. hi[φ]; all phases lo .. hi.
 struct PhaseTaps {
   std::int64_t stride = 1, lo = 0, hi = 0;
-  std::vector<std::vector<std::pair<std::int64_t, std::int64_t>>> taps;  // per φ: (t, d − lo)
+  std::vector<std::int64_t> phase_lo, phase_hi;
+  std::vector<std::vector<std::pair<std::int64_t, std::int64_t>>> taps;  // per φ: (t, d)
 };
 
 PhaseTaps phase_taps(std::int64_t kernel, std::int64_t stride, std::int64_t padding) {
   PhaseTaps a;
   a.stride = stride;
   a.taps.resize(static_cast<std::size_t>(stride));
-  bool first = true;
-  for (std::int64_t phi = 0; phi < stride; ++phi)
-    for (std::int64_t t = 0; t < kernel; ++t) {
-      if ((phi + padding - t) % stride != 0) continue;
-      const std::int64_t d = (phi + padding - t) / stride;
-      a.lo = first ? d : std::min(a.lo, d);
-      a.hi = first ? d : std::max(a.hi, d);
-      first = false;
-      a.taps[static_cast<std::size_t>(phi)].emplace_back(t, d);
-    }
-  for (auto& phase : a.taps)
-    for (auto& tap : phase) tap.second -= a.lo;
+  for (std::int64_t phi = 0; phi < stride; ++phi) {
+    for (std::int64_t t = 0; t < kernel; ++t)
+      if ((phi + padding - t) % stride == 0)
+        a.taps[static_cast<std::size_t>(phi)].emplace_back(t, (phi + padding - t) / stride);
+    const auto& taps = a.taps[static_cast<std::size_t>(phi)];  // d falls as t grows
+    a.phase_lo.push_back(taps.back().second);
+    a.phase_hi.push_back(taps.front().second);
+  }
+  a.lo = *std::min_element(a.phase_lo.begin(), a.phase_lo.end());
+  a.hi = *std::max_element(a.phase_hi.begin(), a.phase_hi.end());
   return a;
 }
 
@@ -197,22 +200,21 @@ bool subpixel_applies(const torch::nn::detail::ConvNdOptions<2>& o, const torch:
   return true;
 }
 
-// The transposed convolution (Cin × Cout × ky × kx weights) as a correlation with weights
-// (Cout·sy·sx) × Cin × (hi − lo + 1) per axis, output channel c·sy·sx + φy·sx + φx (the pixel
-// shuffle's order).
-torch::Tensor subpixel_weights(const torch::Tensor& w, const PhaseTaps& ay, const PhaseTaps& ax) {
-  const std::int64_t cin = w.size(0), cout = w.size(1), phases = ay.stride * ax.stride;
-  auto k = torch::zeros({cout, phases, cin, ay.hi - ay.lo + 1, ax.hi - ax.lo + 1}, w.options());
+// The correlation weights (Cout × Cin × taps per axis) of output phase (py, px) of a transposed
+// convolution's weights w (Cin × Cout × ky × kx).
+torch::Tensor phase_weights(const torch::Tensor& w, const PhaseTaps& ay, std::int64_t py,
+                            const PhaseTaps& ax, std::int64_t px) {
+  const auto y = static_cast<std::size_t>(py), x = static_cast<std::size_t>(px);
+  auto k = torch::empty({w.size(1), w.size(0), ay.phase_hi[y] - ay.phase_lo[y] + 1,
+                         ax.phase_hi[x] - ax.phase_lo[x] + 1},
+                        w.options());
   const auto wt = w.transpose(0, 1);  // Cout × Cin × ky × kx
-  for (std::int64_t py = 0; py < ay.stride; ++py)
-    for (const auto& [ty, ry] : ay.taps[static_cast<std::size_t>(py)])
-      for (std::int64_t px = 0; px < ax.stride; ++px)
-        for (const auto& [tx, rx] : ax.taps[static_cast<std::size_t>(px)])
-          k.select(1, py * ax.stride + px)
-              .select(2, ry)
-              .select(2, rx)
-              .copy_(wt.select(2, ty).select(2, tx));
-  return k.view({cout * phases, cin, k.size(3), k.size(4)});
+  for (const auto& [ty, dy] : ay.taps[y])
+    for (const auto& [tx, dx] : ax.taps[x])
+      k.select(2, dy - ay.phase_lo[y])
+          .select(2, dx - ax.phase_lo[x])
+          .copy_(wt.select(2, ty).select(2, tx));
+  return k;
 }
 
 }  // namespace
@@ -223,17 +225,22 @@ torch::Tensor conv_transpose(torch::nn::ConvTranspose2dImpl& conv, const torch::
   const auto& padding = **zero_padding(o);
   const auto ay = phase_taps((*o.kernel_size())[0], (*o.stride())[0], padding[0]);
   const auto ax = phase_taps((*o.kernel_size())[1], (*o.stride())[1], padding[1]);
-  const auto weights = subpixel_weights(conv.weight, ay, ax);
-  const std::int64_t phases = ay.stride * ax.stride;
-  const auto bias = conv.bias.defined() ? conv.bias.repeat_interleave(phases) : torch::Tensor();
+  const std::int64_t h = x.size(2), w = x.size(3);
+  // Row m + d of x is row m + d - lo of `padded`; phase (py, px) correlates its window of taps.
   const auto padded =
       F::pad(x, F::PadFuncOptions({-ax.lo, ax.hi, -ay.lo, ay.hi}).mode(torch::kConstant));
-  auto y = torch::conv2d(padded, weights, bias);  // N × Cout·phases × H × W
-  const std::int64_t n = x.size(0), c = o.out_channels(), h = x.size(2), w = x.size(3);
-  // (n, c, φy, φx, h, w) → (n, c, h, φy, w, φx): output row s·m + φy, column s·m' + φx.
-  return y.view({n, c, ay.stride, ax.stride, h, w})
-      .permute({0, 1, 4, 2, 5, 3})
-      .reshape({n, c, h * ay.stride, w * ax.stride});
+  // Output row s·m + φy, column s·m' + φx is element (m, φy, m', φx) of an H × sy × W × sx grid.
+  auto out = torch::empty({x.size(0), o.out_channels(), h, ay.stride, w, ax.stride}, x.options());
+  for (std::int64_t py = 0; py < ay.stride; ++py)
+    for (std::int64_t px = 0; px < ax.stride; ++px) {
+      const auto k = phase_weights(conv.weight, ay, py, ax, px);
+      const auto window =
+          padded.narrow(2, ay.phase_lo[static_cast<std::size_t>(py)] - ay.lo, h + k.size(2) - 1)
+              .narrow(3, ax.phase_lo[static_cast<std::size_t>(px)] - ax.lo, w + k.size(3) - 1)
+              .contiguous();  // oneDNN is slower on the strided view
+      out.select(3, py).select(4, px).copy_(torch::conv2d(window, k, conv.bias));
+    }
+  return out.view({x.size(0), o.out_channels(), h * ay.stride, w * ax.stride});
 }
 
 torch::Tensor forward_fused(torch::nn::Sequential& sequence, const torch::Tensor& x) {
