@@ -168,9 +168,20 @@ TransposedWindow transposed_window(Span out, const ConvAxis& a, int64_t size) {
 torch::Tensor conv_transpose_tile(tnn::ConvTranspose2dImpl& conv, const torch::Tensor& x, Span rows,
                                   Span cols, const Context& ctx) {
   const auto& o = conv.options;
-  const auto wy = transposed_window(rows, conv_axis(o, 0), x.size(2));
-  const auto wx = transposed_window(cols, conv_axis(o, 1), x.size(3));
+  const auto ay = conv_axis(o, 0), ax = conv_axis(o, 1);
+  const auto wy = transposed_window(rows, ay, x.size(2));
+  const auto wx = transposed_window(cols, ax, x.size(3));
   const auto in = upload(region(x, wy.in, wx.in), ctx, ctx.options.dtype);
+  // Where every axis's output is stride × its input, the layer's own padding crops no row that
+  // the tile needs (the offsets are at least the padding), so the layer runs as it is, on the CPU
+  // by conv_transpose's per-phase convolutions.
+  const auto same_grid = [](const ConvAxis& a) {
+    return a.dilation == 1 && a.output_padding == 0 && a.kernel == a.stride + 2 * a.padding;
+  };
+  if (same_grid(ay) && same_grid(ax))
+    return conv_transpose(conv, in)
+        .narrow(2, wy.offset - ay.padding, rows.size())
+        .narrow(3, wx.offset - ax.padding, cols.size());
   const auto full = torch::conv_transpose2d(in, conv.weight, conv.bias, *o.stride(), 0, 0,
                                             o.groups(), *o.dilation());
   return full.narrow(2, wy.offset, rows.size()).narrow(3, wx.offset, cols.size());
