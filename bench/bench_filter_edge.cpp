@@ -4,6 +4,8 @@
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
+#include "bench_threads.hpp"
+
 #include <vector>
 
 #include "strata/filter/bilateral.hpp"
@@ -19,7 +21,6 @@ namespace {
 
 constexpr std::int64_t kWidth = 1920;
 constexpr std::int64_t kHeight = 1080;
-constexpr int kThreads = 2;
 constexpr double kSigmaS = 3.0;
 constexpr double kSigmaR = 0.1;
 constexpr int kRgfIterations = 4;
@@ -95,10 +96,7 @@ BENCHMARK_CAPTURE(BM_OpenCV, l0_smooth, cv_l0)->Unit(benchmark::kMillisecond)->I
 }  // namespace
 
 int main(int argc, char** argv) {
-  torch::set_num_threads(kThreads);
-#ifdef STRATA_HAVE_OPENCV
-  cv::setNumThreads(kThreads);
-#endif
+  strata::bench::use_benchmark_threads();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

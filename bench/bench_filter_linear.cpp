@@ -8,6 +8,8 @@
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
+#include "bench_threads.hpp"
+
 #include "strata/filter/box.hpp"
 #include "strata/filter/guided.hpp"
 
@@ -23,18 +25,11 @@ namespace sf = strata::filter;
 
 constexpr std::int64_t kWidth = 1920;
 constexpr std::int64_t kHeight = 1080;
-constexpr int kThreads = 2;
 constexpr int kRadius = 8;
 constexpr double kEps = 0.01;
 constexpr double kSigma = 2.0;
 
-const bool kThreadsSet = [] {
-  torch::set_num_threads(kThreads);
-#ifdef STRATA_HAVE_OPENCV
-  cv::setNumThreads(kThreads);
-#endif
-  return true;
-}();
+const bool kThreadsSet = strata::bench::use_benchmark_threads();
 
 torch::Tensor test_image() {
   torch::manual_seed(0);

@@ -1,7 +1,10 @@
 // Resize throughput on a 1920×1080 RGB float image: strata (bicubic, antialiased downscale)
-// side by side with OpenCV cv::resize (INTER_AREA down, INTER_CUBIC up) as the anchor.
+// side by side with OpenCV cv::resize (INTER_AREA down, INTER_CUBIC up) as the anchor. Both run
+// on 2 threads (torch::set_num_threads, cv::setNumThreads).
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
+
+#include "bench_threads.hpp"
 
 #include "strata/image/resize.hpp"
 
@@ -14,6 +17,7 @@ namespace {
 
 constexpr std::int64_t kWidth = 1920;
 constexpr std::int64_t kHeight = 1080;
+const bool kThreadsSet = strata::bench::use_benchmark_threads();
 
 torch::Tensor test_image() {
   torch::manual_seed(0);

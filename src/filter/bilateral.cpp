@@ -14,8 +14,8 @@
 #include <limits>
 #include <vector>
 
+#include "../core/parallel.hpp"
 #include "padding.hpp"
-#include "parallel.hpp"
 #include "strata/core/error.hpp"
 #include "strata/filter/box.hpp"
 #include "strata/filter/common.hpp"

@@ -20,9 +20,9 @@
 #include <string>
 #include <vector>
 
+#include "../core/parallel.hpp"
 #include "fused.hpp"
 #include "padding.hpp"
-#include "parallel.hpp"
 #include "strata/core/error.hpp"
 #include "strata/filter/common.hpp"
 

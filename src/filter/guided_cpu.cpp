@@ -21,7 +21,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "parallel.hpp"
+#include "../core/parallel.hpp"
 #include "strata/core/error.hpp"
 
 namespace strata::filter::detail {

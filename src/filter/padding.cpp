@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "parallel.hpp"
+#include "../core/parallel.hpp"
 
 namespace strata::filter {
 

@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "parallel.hpp"
+#include "../core/parallel.hpp"
 #include "strata/core/error.hpp"
 
 namespace strata::filter::detail {

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "../core/parallel.hpp"
 #include "strata/core/error.hpp"
 
 namespace strata::image {
@@ -164,6 +165,120 @@ torch::Tensor resample(const torch::Tensor& x, std::int64_t dim, std::int64_t ou
   return (dim == -2 ? resample_rows(images, matrix) : resample_cols(images, matrix)).view(sizes);
 }
 
+// ---- CPU kernel: one pass per output row ----------------------------------------------------
+
+// One axis's taps as flat arrays of `width` taps per output (the widest output's count; shorter
+// ones padded with zero weights): output j reads index[j·width ..] with weight[j·width ..].
+template <typename T>
+struct FlatTaps {
+  std::size_t outputs = 0, width = 0;
+  std::vector<std::int64_t> index;
+  std::vector<T> weight;
+
+  explicit FlatTaps(const std::vector<Taps>& rows) : outputs(rows.size()) {
+    for (const auto& taps : rows) width = std::max(width, taps.size());
+    index.assign(outputs * width, 0);
+    weight.assign(outputs * width, T(0));
+    for (std::size_t j = 0; j < outputs; ++j)
+      for (std::size_t k = 0; k < rows[j].size(); ++k) {
+        index[j * width + k] = rows[j][k].first;
+        weight[j * width + k] = static_cast<T>(rows[j][k].second);
+      }
+  }
+};
+
+// out[j] = Σ_k weight · line[index] over the taps of output j.
+template <typename T>
+void resample_line(const T* line, const FlatTaps<T>& taps, T* out) {
+  const std::int64_t* index = taps.index.data();
+  const T* weight = taps.weight.data();
+  for (std::size_t j = 0; j < taps.outputs; ++j, index += taps.width, weight += taps.width) {
+    T sum = 0;
+    for (std::size_t k = 0; k < taps.width; ++k) sum += weight[k] * line[index[k]];
+    out[j] = sum;
+  }
+}
+
+// out[x] = Σ_k weight_k · row_k[x] over output row i's taps, rows given by `row_of(input row)`.
+template <typename T, class RowOf>
+void combine_rows(const FlatTaps<T>& taps, std::size_t i, std::int64_t width, const RowOf& row_of,
+                  T* out) {
+  std::fill(out, out + width, T(0));
+  for (std::size_t k = i * taps.width; k < (i + 1) * taps.width; ++k) {
+    if (taps.weight[k] == T(0)) continue;  // padding
+    const T* src = row_of(taps.index[k]);
+    const T w = taps.weight[k];
+    for (std::int64_t x = 0; x < width; ++x) out[x] += w * src[x];
+  }
+}
+
+// Input rows resampled along x, kept for the next output rows (consecutive output rows share most
+// of their input rows): `slots` rows, replaced in turn.
+template <typename T>
+class ResampledRows {
+ public:
+  ResampledRows(std::size_t slots, std::int64_t width)
+      : key_(slots, -1), data_(slots * static_cast<std::size_t>(width)), width_(width) {}
+
+  // Input row y of plane p (`plane` = its first element), resampled by `cols`.
+  const T* get(std::int64_t p, std::int64_t y, const T* plane, std::int64_t in_w,
+               const FlatTaps<T>& cols) {
+    const std::int64_t key = p * (std::int64_t{1} << 32) + y;
+    for (std::size_t s = 0; s < key_.size(); ++s)
+      if (key_[s] == key) return row(s);
+    const std::size_t s = next_;
+    next_ = (next_ + 1) % key_.size();
+    key_[s] = key;
+    resample_line(plane + y * in_w, cols, row(s));
+    return row(s);
+  }
+
+ private:
+  T* row(std::size_t s) { return data_.data() + s * static_cast<std::size_t>(width_); }
+  std::vector<std::int64_t> key_;
+  std::vector<T> data_;
+  std::int64_t width_;
+  std::size_t next_ = 0;
+};
+
+// x (contiguous, ...×H×W) resized to out_h × out_w into y, parallel over output rows. The
+// gathers (the column taps) go where there are fewer rows: on the input rows when the image grows
+// vertically (each resampled once, cached), else on each output row after its row taps.
+template <typename T>
+void resize_cpu(const torch::Tensor& x, torch::Tensor& y, const ResizeOptions& options) {
+  const std::int64_t in_h = x.size(-2), in_w = x.size(-1), out_h = y.size(-2), out_w = y.size(-1);
+  const FlatTaps<T> rows(make_taps(in_h, out_h, options)), cols(make_taps(in_w, out_w, options));
+  const T* in = x.data_ptr<T>();
+  T* out = y.data_ptr<T>();
+  const bool columns_first = out_h > in_h;
+  ParallelRanges::run(y.numel() / out_w, 16, [&](std::int64_t begin, std::int64_t end) {
+    if (columns_first) {
+      ResampledRows<T> cache(2 * rows.width, out_w);
+      for (std::int64_t r = begin; r < end; ++r) {
+        const std::int64_t p = r / out_h;
+        const T* plane = in + p * in_h * in_w;
+        combine_rows(
+            rows, static_cast<std::size_t>(r % out_h), out_w,
+            [&](std::int64_t row) { return cache.get(p, row, plane, in_w, cols); },
+            out + r * out_w);
+      }
+      return;
+    }
+    std::vector<T> line(static_cast<std::size_t>(in_w));
+    for (std::int64_t r = begin; r < end; ++r) {
+      const T* plane = in + (r / out_h) * in_h * in_w;
+      combine_rows(
+          rows, static_cast<std::size_t>(r % out_h), in_w,
+          [&](std::int64_t row) { return plane + row * in_w; }, line.data());
+      resample_line(line.data(), cols, out + r * out_w);
+    }
+  });
+}
+
+bool use_cpu_kernel(const torch::Tensor& x) {
+  return x.device().is_cpu() && !(torch::GradMode::is_enabled() && x.requires_grad());
+}
+
 torch::ScalarType compute_type(torch::ScalarType t) {
   return t == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
 }
@@ -194,6 +309,15 @@ torch::Tensor resize(const torch::Tensor& image, std::int64_t out_height, std::i
   sizes[sizes.size() - 1] = out_width;
   if (image.numel() == 0) return torch::empty(sizes, image.options());
   torch::Tensor x = image.to(compute_type(image.scalar_type()));
+  if (use_cpu_kernel(x)) {
+    x = x.contiguous();
+    auto y = torch::empty(sizes, x.options());
+    if (x.scalar_type() == torch::kFloat64)
+      resize_cpu<double>(x, y, options);
+    else
+      resize_cpu<float>(x, y, options);
+    return y.to(image.scalar_type());
+  }
   // The column pass transposes its input and output, so run it on the smaller image: before the
   // row pass when that enlarges the image, after it otherwise.
   const bool columns_first = out_height > in_h;

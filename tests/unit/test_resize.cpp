@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "strata/core/error.hpp"
@@ -70,6 +71,31 @@ TEST(Resize, DifferentiableWhenGradIsNeeded) {
   ASSERT_TRUE(xg.grad().defined());
   // Each output row/column's taps sum to 1, so the total gradient equals the output count.
   EXPECT_NEAR(xg.grad().sum().item<double>(), 3.0 * 5 * 6, 1e-3);
+}
+
+// The CPU kernel (no gradient needed) against the matrix path (taken when the input needs a
+// gradient) in float64: every method, up and down, antialiased or not, single pixels, a batch.
+TEST(Resize, CpuKernelMatchesMatrixPath) {
+  torch::manual_seed(3);
+  const auto x = torch::rand({2, 3, 17, 23}, torch::kFloat64);
+  const std::vector<std::pair<std::int64_t, std::int64_t>> sizes = {{34, 46}, {8, 7},  {1, 1},
+                                                                    {17, 50}, {5, 23}, {40, 9}};
+  for (const auto method : kAllMethods)
+    for (const bool antialias : {true, false})
+      for (const auto& [h, w] : sizes) {
+        const auto kernel = resize(x, h, w, opts(method, antialias));
+        const auto matrix =
+            resize(x.clone().requires_grad_(true), h, w, opts(method, antialias)).detach();
+        EXPECT_LT(max_abs_diff(kernel, matrix), 1e-12)
+            << name_of(method) << " " << antialias << " " << h << "x" << w;
+      }
+  // A single-row, single-column input.
+  const auto line = torch::rand({1, 9}, torch::kFloat64);
+  EXPECT_LT(
+      max_abs_diff(
+          resize(line, 4, 3, opts(Interpolation::Bicubic)),
+          resize(line.clone().requires_grad_(true), 4, 3, opts(Interpolation::Bicubic)).detach()),
+      1e-12);
 }
 
 TEST(Resize, BilinearMatchesTorchInterpolate) {

@@ -1,4 +1,4 @@
-// Internal: a parallel loop over index ranges for the CPU kernels of the filters.
+// Internal: a parallel loop over index ranges for strata's CPU kernels (filters, resizing).
 #pragma once
 
 #include <ATen/Parallel.h>
@@ -11,7 +11,7 @@
 #include <memory>
 #include <mutex>
 
-namespace strata::filter {
+namespace strata {
 
 // Runs fn(begin, end) over [0, n) split into at::get_num_threads() ranges (fewer if a range would
 // hold under `grain` items): the calling thread and helpers on ATen's inter-op pool (at::launch)
@@ -83,4 +83,4 @@ class ParallelRanges {
   };
 };
 
-}  // namespace strata::filter
+}  // namespace strata
