@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "../core/kernel_support.hpp"
 #include "../core/parallel.hpp"
 #include "fused.hpp"
 #include "padding.hpp"
@@ -197,9 +198,7 @@ bool use_pooled(const torch::Tensor& x, std::int64_t r) {
   return x.is_cuda() && r <= kMaxPooledRadius;
 }
 
-bool use_cpu_kernel(const torch::Tensor& x) {
-  return x.device().is_cpu() && !(x.requires_grad() && torch::GradMode::is_enabled());
-}
+bool use_cpu_kernel(const torch::Tensor& x) { return x.device().is_cpu() && !records_grad(x); }
 
 // ---- Gaussian --------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@
 #include <limits>
 #include <string>
 
+#include "../core/kernel_support.hpp"
 #include "strata/core/error.hpp"
 #include "strata/filter/common.hpp"
 
@@ -60,10 +61,6 @@ bool int_offsets(const torch::Tensor& t) {
   return true;
 }
 
-bool needs_grad(const torch::Tensor& x) {
-  return torch::GradMode::is_enabled() && x.requires_grad();
-}
-
 cuda::Tensor4 describe(const torch::Tensor& t) {
   cuda::Tensor4 d;
   if (!t.defined()) return d;
@@ -87,7 +84,7 @@ void check_launch(const char* error, const char* what) {
 bool supports(const torch::Tensor& x, const torch::Tensor& guide, int radius) {
   const auto ok = [&x](const torch::Tensor& t) {
     return t.is_cuda() && t.dim() == 4 && t.device() == x.device() && kernel_dtype(t) &&
-           !needs_grad(t) && t.size(2) < (1 << 30) && t.size(3) < (1 << 30) && int_offsets(t);
+           !records_grad(t) && t.size(2) < (1 << 30) && t.size(3) < (1 << 30) && int_offsets(t);
   };
   // The guided filter's coefficient planes hold up to 4 values per input value.
   return fused_enabled && radius <= cuda::kMaxRadius && ok(x) && (!guide.defined() || ok(guide)) &&

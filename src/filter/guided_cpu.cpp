@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "../core/kernel_support.hpp"
 #include "../core/parallel.hpp"
 #include "strata/core/error.hpp"
 
@@ -352,8 +353,7 @@ bool is_cpu_float(const torch::Tensor& x) {
 }  // namespace
 
 bool guided_cpu_supports(const torch::Tensor& input, const torch::Tensor& guide) {
-  return is_cpu_float(input) && is_cpu_float(guide) &&
-         !(torch::GradMode::is_enabled() && (input.requires_grad() || guide.requires_grad()));
+  return is_cpu_float(input) && is_cpu_float(guide) && !records_grad(input) && !records_grad(guide);
 }
 
 torch::Tensor guided_cpu(const torch::Tensor& input, const torch::Tensor& guide, int radius,

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "../core/kernel_support.hpp"
 #include "../core/parallel.hpp"
 
 namespace strata::filter {
@@ -30,15 +31,10 @@ torch::Tensor symmetric_index(std::int64_t n, std::int64_t from, std::int64_t to
   return torch::where(m < n, m, 2 * n - 1 - m);
 }
 
-// The source index of position i on an axis of n positions (any i: the pattern repeats).
+// The source index of position i on an axis of n positions (any i: the pattern repeats); the
+// scalar form of the index tensors above.
 std::int64_t fold(std::int64_t i, std::int64_t n, Border border) {
-  if (border == Border::Reflect101) {
-    if (n == 1) return 0;
-    const std::int64_t period = 2 * (n - 1), m = ((i % period) + period) % period;
-    return m < n ? m : period - m;
-  }
-  const std::int64_t m = ((i % (2 * n)) + 2 * n) % (2 * n);
-  return m < n ? m : 2 * n - 1 - m;
+  return border == Border::Reflect101 ? fold_reflect101(i, n) : fold_symmetric(i, n);
 }
 
 // Source indices of positions -r .. n + r - 1.
@@ -99,7 +95,7 @@ torch::Tensor convolve_separable(const torch::Tensor& x, const std::vector<doubl
                                  Border border) {
   const bool kernel = x.device().is_cpu() && x.dim() >= 2 && x.numel() > 0 &&
                       (x.scalar_type() == torch::kFloat32 || x.scalar_type() == torch::kFloat64) &&
-                      !(x.requires_grad() && torch::GradMode::is_enabled());
+                      !records_grad(x);
   if (!kernel)
     return convolve_symmetric(convolve_symmetric(x, x.dim() - 2, taps, border), x.dim() - 1, taps,
                               border);

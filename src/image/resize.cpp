@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "../core/kernel_support.hpp"
 #include "../core/parallel.hpp"
 #include "strata/core/error.hpp"
 
@@ -53,13 +54,6 @@ Kernel kernel_for(Interpolation method) {
   }
 }
 
-// Symmetric border extension of period 2n: x[-1] = x[0], x[-2] = x[1], x[n] = x[n-1], ...
-// Folding repeatedly (the modulo) also covers kernels wider than the image.
-std::int64_t fold(std::int64_t i, std::int64_t n) {
-  const std::int64_t m = ((i % (2 * n)) + 2 * n) % (2 * n);
-  return m < n ? m : 2 * n - 1 - m;
-}
-
 // Sorts taps by index, merges those that fold onto the same pixel, drops zero weights and
 // normalises the weights to sum 1.
 Taps normalise(Taps taps) {
@@ -101,7 +95,7 @@ std::vector<Taps> filter_taps(std::int64_t in, std::int64_t out, const Kernel& k
     const auto hi = static_cast<std::int64_t>(std::ceil(u + half));
     for (auto i = static_cast<std::int64_t>(std::floor(u - half)); i <= hi; ++i) {
       const double w = kernel.f((u - i) / stretch);
-      if (w != 0.0) taps.emplace_back(fold(i, in), w);
+      if (w != 0.0) taps.emplace_back(fold_symmetric(i, in), w);
     }
     rows[static_cast<std::size_t>(j)] = normalise(std::move(taps));
   }
@@ -156,7 +150,7 @@ torch::Tensor resample(const torch::Tensor& x, std::int64_t dim, std::int64_t ou
   const auto images = x.reshape({-1, x.size(-2), x.size(-1)});
   auto sizes = x.sizes().vec();
   sizes[static_cast<std::size_t>(x.dim() + dim)] = out;
-  if (torch::GradMode::is_enabled() && x.requires_grad()) {
+  if (records_grad(x)) {
     // Differentiable path (the sparse products above have no autograd in LibTorch 1.13).
     const auto dense = matrix.to_dense();
     return (dim == -2 ? torch::matmul(dense, images) : torch::matmul(images, dense.t()))
@@ -275,10 +269,6 @@ void resize_cpu(const torch::Tensor& x, torch::Tensor& y, const ResizeOptions& o
   });
 }
 
-bool use_cpu_kernel(const torch::Tensor& x) {
-  return x.device().is_cpu() && !(torch::GradMode::is_enabled() && x.requires_grad());
-}
-
 torch::ScalarType compute_type(torch::ScalarType t) {
   return t == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
 }
@@ -309,7 +299,7 @@ torch::Tensor resize(const torch::Tensor& image, std::int64_t out_height, std::i
   sizes[sizes.size() - 1] = out_width;
   if (image.numel() == 0) return torch::empty(sizes, image.options());
   torch::Tensor x = image.to(compute_type(image.scalar_type()));
-  if (use_cpu_kernel(x)) {
+  if (x.device().is_cpu() && !records_grad(x)) {
     x = x.contiguous();
     auto y = torch::empty(sizes, x.options());
     if (x.scalar_type() == torch::kFloat64)

@@ -10,6 +10,7 @@
 #include <variant>
 #include <vector>
 
+#include "../core/kernel_support.hpp"
 #include "strata/core/error.hpp"
 
 #ifdef STRATA_HAVE_CUDA_KERNELS
@@ -39,8 +40,7 @@ bool nhwc_kernels(const torch::Tensor& x) {
          x.is_contiguous(torch::MemoryFormat::ChannelsLast) &&
          (t == torch::kFloat32 || t == torch::kFloat16 || t == torch::kBFloat16) &&
          x.size(1) % 4 == 0 && x.size(1) <= cuda::kMaxChannels &&
-         x.size(2) * x.size(3) < (std::int64_t{1} << 31) &&
-         !(torch::GradMode::is_enabled() && x.requires_grad());
+         x.size(2) * x.size(3) < (std::int64_t{1} << 31) && !records_grad(x);
 }
 
 cuda::Nhwc describe(const torch::Tensor& t) {
@@ -99,7 +99,7 @@ void check_pad(const torch::Tensor& x, std::int64_t pad) {
 // autograd does not record.
 torch::Tensor leaky(torch::Tensor fresh, double slope) {
   if (slope == 1.0) return fresh;
-  if (torch::GradMode::is_enabled() && fresh.requires_grad())
+  if (records_grad(fresh))
     return slope == 0.0 ? torch::relu(fresh) : torch::leaky_relu(fresh, slope);
   return slope == 0.0 ? fresh.relu_() : torch::leaky_relu_(fresh, slope);
 }
@@ -188,9 +188,10 @@ const torch::ExpandingArray<2>* zero_padding(const torch::nn::detail::ConvNdOpti
   return get_if<torch::ExpandingArray<2>>(&o.padding());
 }
 
-bool subpixel_applies(const torch::nn::detail::ConvNdOptions<2>& o, const torch::Tensor& x) {
-  if (!x.device().is_cpu() || x.dim() != 4 || (torch::GradMode::is_enabled() && x.requires_grad()))
-    return false;
+}  // namespace
+
+bool on_stride_grid(const torch::nn::ConvTranspose2dImpl& conv) {
+  const auto& o = conv.options;
   const auto* padding = zero_padding(o);
   if (o.groups() != 1 || padding == nullptr) return false;
   for (std::size_t i = 0; i < 2; ++i)
@@ -199,6 +200,8 @@ bool subpixel_applies(const torch::nn::detail::ConvNdOptions<2>& o, const torch:
       return false;
   return true;
 }
+
+namespace {
 
 // The correlation weights (Cout × Cin × taps per axis) of output phase (py, px) of a transposed
 // convolution's weights w (Cin × Cout × ky × kx).
@@ -221,7 +224,8 @@ torch::Tensor phase_weights(const torch::Tensor& w, const PhaseTaps& ay, std::in
 
 torch::Tensor conv_transpose(torch::nn::ConvTranspose2dImpl& conv, const torch::Tensor& x) {
   const auto& o = conv.options;
-  if (!subpixel_applies(o, x)) return conv.forward(x);
+  if (!x.device().is_cpu() || x.dim() != 4 || records_grad(x) || !on_stride_grid(conv))
+    return conv.forward(x);
   const auto& padding = **zero_padding(o);
   const auto ay = phase_taps((*o.kernel_size())[0], (*o.stride())[0], padding[0]);
   const auto ax = phase_taps((*o.kernel_size())[1], (*o.stride())[1], padding[1]);

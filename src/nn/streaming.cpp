@@ -172,13 +172,10 @@ torch::Tensor conv_transpose_tile(tnn::ConvTranspose2dImpl& conv, const torch::T
   const auto wy = transposed_window(rows, ay, x.size(2));
   const auto wx = transposed_window(cols, ax, x.size(3));
   const auto in = upload(region(x, wy.in, wx.in), ctx, ctx.options.dtype);
-  // Where every axis's output is stride × its input, the layer's own padding crops no row that
-  // the tile needs (the offsets are at least the padding), so the layer runs as it is, on the CPU
-  // by conv_transpose's per-phase convolutions.
-  const auto same_grid = [](const ConvAxis& a) {
-    return a.dilation == 1 && a.output_padding == 0 && a.kernel == a.stride + 2 * a.padding;
-  };
-  if (same_grid(ay) && same_grid(ax))
+  // On the stride grid the layer's own padding crops no row that the tile needs (the offsets are
+  // at least the padding), so the layer runs as it is, on the CPU by conv_transpose's per-phase
+  // convolutions.
+  if (on_stride_grid(conv))
     return conv_transpose(conv, in)
         .narrow(2, wy.offset - ay.padding, rows.size())
         .narrow(3, wx.offset - ax.padding, cols.size());

@@ -51,12 +51,16 @@ class ReflectionPadImpl : public torch::nn::Module {
 };
 TORCH_MODULE(ReflectionPad);
 
-/// conv->forward(x). On the CPU without autograd, a transposed convolution whose output is stride
-/// × its input on both axes (kernel = stride + 2·padding, no output padding, dilation 1, one group;
-/// e.g. the HIPe peeler's 4×4, stride 2, padding 1) runs as stride² ordinary convolutions, one
-/// per output phase with that phase's taps (2×2 for the peeler), interleaved: LibTorch's CPU
-/// transposed convolution goes through the system BLAS (1.5 s for the peeler's layer at 481×321
-/// with Debian's reference BLAS) where oneDNN runs the equivalent convolution.
+/// Whether a transposed convolution's output is stride × its input on both axes: kernel = stride +
+/// 2·padding (zero padding), no output padding, dilation 1, one group; e.g. the HIPe peeler's 4×4,
+/// stride 2, padding 1.
+bool on_stride_grid(const torch::nn::ConvTranspose2dImpl& conv);
+
+/// conv->forward(x). On the CPU without autograd, a transposed convolution on_stride_grid runs as
+/// stride² ordinary convolutions, one per output phase with that phase's taps (2×2 for the peeler),
+/// interleaved: LibTorch's CPU transposed convolution goes through the system BLAS (1.5 s for the
+/// peeler's layer at 481×321 with Debian's reference BLAS) where oneDNN runs the equivalent
+/// convolution.
 torch::Tensor conv_transpose(torch::nn::ConvTranspose2dImpl& conv, const torch::Tensor& x);
 
 /// sequence->forward(x), with every run InstanceNorm [→ ReLU | LeakyReLU] [→ ReflectionPad] done

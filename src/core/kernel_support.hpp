@@ -1,0 +1,33 @@
+// Internal: what strata's hand-written kernels share: whether autograd records an operation (the
+// kernels have no backward pass and step aside for tensor ops then), and the border folds of the
+// CPU kernels' index tables.
+#pragma once
+
+#include <c10/core/GradMode.h>
+#include <torch/types.h>
+
+#include <cstdint>
+
+namespace strata {
+
+/// Whether autograd records operations on x: grad mode is on and x requires a gradient.
+inline bool records_grad(const torch::Tensor& x) {
+  return c10::GradMode::is_enabled() && x.requires_grad();
+}
+
+/// Symmetric border (… 1 0 | 0 1 … n-1 | n-1 …) source index of position i on an axis of n
+/// positions; any i (the pattern repeats with period 2n).
+inline std::int64_t fold_symmetric(std::int64_t i, std::int64_t n) {
+  const std::int64_t m = ((i % (2 * n)) + 2 * n) % (2 * n);
+  return m < n ? m : 2 * n - 1 - m;
+}
+
+/// Reflect-101 border (… 2 1 | 0 1 2 … n-1 | n-2 …) source index of position i; any i (period
+/// 2(n - 1)).
+inline std::int64_t fold_reflect101(std::int64_t i, std::int64_t n) {
+  if (n == 1) return 0;
+  const std::int64_t period = 2 * (n - 1), m = ((i % period) + period) % period;
+  return m < n ? m : period - m;
+}
+
+}  // namespace strata
