@@ -3,7 +3,6 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
-#include <cstdlib>
 #include <limits>
 #ifdef __GLIBC__
 #include <malloc.h>
