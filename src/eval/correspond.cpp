@@ -1,13 +1,12 @@
 // correspondPixels of the BSDS benchmark: one-to-one matching of boundary pixels within a distance
 // tolerance. Berkeley solves it as a min-cost perfect assignment with expensive outlier edges,
 // which amounts to a maximum-cardinality matching of minimum total (rounded) distance; we solve
-// that directly with a primal-dual successive-shortest-path method on the sparse pixel graph.
+// that directly by successive shortest paths on the sparse pixel graph, one pixel at a time.
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
 #include <limits>
-#include <numeric>
 #include <utility>
 #include <vector>
 
@@ -58,7 +57,6 @@ using detail::PixelSet;
 using detail::Window;
 
 constexpr long kInf = std::numeric_limits<long>::max() / 4;
-constexpr long kMaxKey = long{1} << 32;  // reduced distances must fit the queue's keys
 
 // Sparse bipartite graph: left vertices 0..nl-1, right 0..nr-1 (pixels in raster order); the
 // edges of a left vertex are its window's candidates in window order.
@@ -69,11 +67,13 @@ struct Edge {
 
 struct Graph {
   int nl = 0, nr = 0;
+  int max_cost = 0;         // of the window
   std::vector<int> first;   // CSR offsets per left vertex (nl + 1)
   std::vector<Edge> edges;  // the first first[nl] are used (the vector only grows)
 
   void build(const PixelSet& left, const PixelSet& right, const Window& w) {
     nl = left.size();
+    max_cost = w.cost.empty() ? 0 : *std::max_element(w.cost.begin(), w.cost.end());
     nr = right.size();
     const std::size_t n = nr > 0 ? w.offset.size() : 0;
     if (edges.size() < n * nl) edges.resize(n * nl);
@@ -90,74 +90,32 @@ struct Graph {
   }
 };
 
-int find_root(std::vector<int>& parent, int x) {
-  while (parent[x] != x) x = parent[x] = parent[parent[x]];
-  return x;
-}
-
-// Left vertices grouped by connected component (isolated ones dropped), as CSR: the lefts of
-// component c are order[start[c] .. start[c + 1]), increasing.
-struct Components {
-  std::vector<int> order, start;
-
-  void build(const Graph& g) {
-    parent_.resize(g.nl + g.nr);
-    std::iota(parent_.begin(), parent_.end(), 0);
-    for (int u = 0; u < g.nl; ++u)
-      for (int e = g.first[u]; e < g.first[u + 1]; ++e)
-        parent_[find_root(parent_, u)] = find_root(parent_, g.nl + g.edges[e].to);
-    number(g);
-    start.assign(size_.size() + 1, 0);
-    for (std::size_t i = 0; i < size_.size(); ++i) start[i + 1] = start[i] + size_[i];
-    order.resize(start.back());
-    fill_.assign(start.begin(), start.end() - 1);
-    for (int u = 0; u < g.nl; ++u)
-      if (comp_of_[u] >= 0) order[fill_[comp_of_[u]]++] = u;
-  }
-
- private:
-  // Numbers the components in the order of their first left vertex.
-  void number(const Graph& g) {
-    slot_.assign(g.nl + g.nr, -1);
-    comp_of_.assign(g.nl, -1);
-    size_.clear();
-    for (int u = 0; u < g.nl; ++u) {
-      if (g.first[u] == g.first[u + 1]) continue;
-      const int r = find_root(parent_, u);
-      if (slot_[r] < 0) {
-        slot_[r] = static_cast<int>(size_.size());
-        size_.push_back(0);
-      }
-      comp_of_[u] = slot_[r];
-      ++size_[slot_[r]];
-    }
-  }
-
-  std::vector<int> parent_, slot_, comp_of_, size_, fill_;
-};
-
-// Monotone priority queue (radix heap) of (key, vertex), key < 2^32: a key pushed is never below
-// the last key popped, as in Dijkstra. Entries pack key << 32 | vertex. Bucket 0 holds keys
-// equal to the last popped key, bucket b > 0 the keys whose highest bit differing from it is
-// bit b - 1.
+// Monotone priority queue (radix heap) of (key, vertex): a key pushed is never below the last key
+// popped, as in Dijkstra. Bucket 0 holds keys equal to the last popped key, bucket b > 0 the
+// keys whose highest bit differing from it is bit b - 1.
 class RadixHeap {
  public:
+  using Entry = std::pair<std::uint64_t, int>;
+
   void clear() {
-    for (auto& b : buckets_) b.clear();
+    for (int b = 0; b <= top_; ++b) buckets_[b].clear();
+    top_ = 0;
     last_ = 0;
     size_ = 0;
   }
   bool empty() const { return size_ == 0; }
   void push(std::uint64_t key, int vertex) {
-    buckets_[bucket(key)].push_back(key << 32 | static_cast<std::uint32_t>(vertex));
+    const int b = bucket(key);
+    buckets_[b].emplace_back(key, vertex);
+    top_ = std::max(top_, b);
     ++size_;
   }
-  std::pair<std::uint64_t, int> pop() {
+  Entry pop() {
     if (buckets_[0].empty()) redistribute();
-    const std::uint64_t e = buckets_[0].back();
+    const Entry e = buckets_[0].back();
     buckets_[0].pop_back();
     --size_;
-    return {e >> 32, static_cast<int>(e & 0xffffffffu)};
+    return e;
   }
 
  private:
@@ -167,28 +125,34 @@ class RadixHeap {
 
   // Moves the first non-empty bucket into lower ones, relative to its smallest key.
   void redistribute() {
-    std::size_t b = 1;
+    int b = 1;
     while (buckets_[b].empty()) ++b;
-    std::vector<std::uint64_t>& from = buckets_[b];
-    last_ = *std::min_element(from.begin(), from.end()) >> 32;
-    for (const std::uint64_t e : from) buckets_[bucket(e >> 32)].push_back(e);  // all below b
+    std::vector<Entry>& from = buckets_[b];
+    last_ = std::min_element(from.begin(), from.end())->first;
+    for (const Entry& e : from) buckets_[bucket(e.first)].push_back(e);  // all below b
     from.clear();
   }
 
-  std::array<std::vector<std::uint64_t>, 33> buckets_;
+  std::array<std::vector<Entry>, 65> buckets_;
+  int top_ = 0;
   std::uint64_t last_ = 0;
   std::size_t size_ = 0;
 };
 
-// Min-cost maximum-cardinality matching. Each phase: a Dijkstra on reduced costs from all free
-// left vertices, stopped at the distance D of the nearest free right vertex; potentials moved so
-// that every shortest augmenting path has reduced cost 0; then a set of vertex-disjoint
-// zero-cost augmenting paths is augmented (Hungarian method with several augmentations per
-// phase). Vertex x < nl is left vertex x, x >= nl is right vertex x - nl.
+// Min-cost maximum-cardinality matching, solved as a rectangular assignment problem: every left
+// vertex is assigned to a right vertex or to a dummy of its own at the cost `unmatched_` (the left
+// stays unmatched), which exceeds the cost difference of any two matchings, so that cardinality
+// comes first; right vertices may stay free. Lefts are added one at a time, in any order
+// (successive shortest paths, exact for the rectangular problem): a Dijkstra on reduced costs
+// from the new left, stopped at the first free right it settles or at the nearest dummy of the
+// lefts it settled, whichever is nearer; the potentials of the settled vertices are moved so that
+// the path becomes tight, and the path is flipped. A search stays near its source while free
+// rights are near, and a left assigned to its dummy is never reached again (only its mate, the
+// dummy, leads to it).
 //
-// The result of a phase does not depend on the order in which the Dijkstra settles vertices of
-// equal distance: it settles exactly the vertices at distance <= D, with their exact distances,
-// and the augmentation only looks at those. So the queue is free to break ties in any order.
+// Vertex x < nl is left vertex x, x >= nl is right vertex x - nl; the dummy of left u is
+// nl + nr + u. Reduced costs c + pot(left) - pot(right) stay >= 0: a new left starts at
+// potential 0, rights start at 0 and only decrease, and dummies keep potential 0 while free.
 class Matcher {
  public:
   void reset(const Graph& g) {
@@ -199,23 +163,18 @@ class Matcher {
     pot_.assign(g.nl + g.nr, 0);
     dist_.assign(g.nl + g.nr, kInf);
     done_.assign(g.nl + g.nr, 0);
-    seen_.assign(g.nr, 0);
-    it_.assign(g.nl, 0);
+    pred_.assign(g.nr, -1);
+    pred_cost_.assign(g.nr, 0);
+    // Potentials and distances stay within nl searches of at most unmatched_ + nl·max_cost each.
+    const long double bound = 4.0L * g.nl * (static_cast<long double>(g.nl) * g.max_cost + 1);
+    if (bound >= static_cast<long double>(kInf))
+      throw Error("", "boundary maps too large to match");
+    unmatched_ = static_cast<long>(g.nl) * g.max_cost + 1;
   }
 
-  // Solves the component whose left vertices are [begin, end).
-  void solve(const int* begin, const int* end) {
-    if (end - begin == 1) return match_single_left(*begin);
-    if (match_single_right(begin, end)) return;
-    free_.assign(begin, end);
-    for (;;) {
-      const long d = shortest_paths();
-      if (d < 0) break;
-      for (const int x : popped_) pot_[x] += dist_[x] - d;
-      augment();
-      reset_phase();
-    }
-    reset_phase();
+  void solve() {
+    for (int u = 0; u < g_->nl; ++u)
+      if (g_->first[u] < g_->first[u + 1]) add_left(u);
   }
 
   const std::vector<int>& mate_left() const { return mate_l_; }
@@ -233,28 +192,35 @@ class Matcher {
     mate_cost_[v] = cost;
   }
 
-  // One left vertex: its cheapest edge (the first one on ties).
-  void match_single_left(int u) {
-    int best = g_->first[u];
-    for (int e = g_->first[u] + 1; e < g_->first[u + 1]; ++e)
-      if (g_->edges[e].cost < g_->edges[best].cost) best = e;
-    set_mate(u, g_->edges[best].to, g_->edges[best].cost);
-  }
-
-  // One right vertex: the cheapest left (the first one on ties). False if several rights.
-  bool match_single_right(const int* begin, const int* end) {
-    const int v = g_->edges[g_->first[*begin]].to;
-    int best_u = -1, best_cost = 0;
-    for (const int* p = begin; p != end; ++p)
-      for (int e = g_->first[*p]; e < g_->first[*p + 1]; ++e) {
-        if (g_->edges[e].to != v) return false;
-        if (best_u < 0 || g_->edges[e].cost < best_cost) {
-          best_u = *p;
-          best_cost = g_->edges[e].cost;
-        }
+  // Assigns left s by a shortest augmenting path to a free right or to a dummy.
+  void add_left(int s) {
+    const int nl = g_->nl;
+    heap_.clear();
+    best_dummy_ = kInf;
+    settle_left(s, 0);
+    int terminal = -1;
+    long D = 0;
+    while (!heap_.empty()) {
+      const auto [key, x] = heap_.pop();
+      const long d = static_cast<long>(key);
+      if (d > best_dummy_) break;              // the nearest dummy comes first
+      if (done_[x] || d > dist_[x]) continue;  // a stale entry
+      if (mate_r_[x - nl] < 0) {
+        terminal = x;
+        D = d;
+        break;
       }
-    set_mate(best_u, v, best_cost);
-    return true;
+      done_[x] = 1;
+      popped_.push_back(x);
+      settle_left(mate_r_[x - nl], d);
+    }
+    if (terminal < 0) {
+      terminal = nl + g_->nr + dummy_of_;
+      D = best_dummy_;
+    }
+    for (const int x : popped_) pot_[x] += dist_[x] - D;
+    flip(terminal);
+    reset_search();
   }
 
   void touch(int x, long d) {
@@ -262,14 +228,7 @@ class Matcher {
     dist_[x] = d;
   }
 
-  void relax(int y, long d) {
-    if (d >= dist_[y]) return;
-    if (d >= kMaxKey) throw Error("", "matching distances overflow");
-    touch(y, d);
-    heap_.push(static_cast<std::uint64_t>(d), y);
-  }
-
-  // Settles left vertex u at distance d and relaxes its non-matching edges.
+  // Settles left vertex u at distance d: relaxes its non-matching edges and notes its dummy.
   void settle_left(int u, long d) {
     touch(u, d);
     done_[u] = 1;
@@ -278,97 +237,42 @@ class Matcher {
     const long base = d + pot_[u];
     const long* pot_right = pot_.data() + nl;
     const Edge* end = g_->edges.data() + g_->first[u + 1];
-    for (const Edge* e = g_->edges.data() + g_->first[u]; e != end; ++e)
-      if (e->to != mate) relax(nl + e->to, base + e->cost - pot_right[e->to]);
-  }
-
-  // Dijkstra from the free left vertices; returns D (or -1 if no free right is reachable). Only
-  // right vertices enter the queue: a matched left is reached only through its mate, over an
-  // arc of reduced cost 0 (matched edges stay tight), so it is settled together with it.
-  long shortest_paths() {
-    heap_.clear();
-    for (const int u : free_) settle_left(u, 0);
-    long D = -1;
-    while (!heap_.empty()) {
-      const auto [key, y] = heap_.pop();
-      const long d = static_cast<long>(key);
-      if (D >= 0 && d > D) break;
-      if (done_[y] || d > dist_[y]) continue;
-      done_[y] = 1;
-      popped_.push_back(y);
-      const int u = mate_r_[y - g_->nl];
-      if (u >= 0)
-        settle_left(u, d);
-      else if (D < 0)
-        D = d;
+    for (const Edge* e = g_->edges.data() + g_->first[u]; e != end; ++e) {
+      const long dy = base + e->cost - pot_right[e->to];
+      const int y = nl + e->to;
+      if (e->to == mate || dy >= dist_[y]) continue;
+      touch(y, dy);
+      pred_[e->to] = u;
+      pred_cost_[e->to] = e->cost;
+      heap_.push(static_cast<std::uint64_t>(dy), y);
     }
-    return D;
-  }
-
-  // Depth-first search for zero-reduced-cost augmenting paths from each free left vertex.
-  void augment() {
-    std::size_t kept = 0;
-    for (const int s : free_)
-      if (!augment_from(s)) free_[kept++] = s;
-    free_.resize(kept);
-  }
-
-  bool augment_from(int s) {
-    lefts_.assign(1, s);
-    rights_.clear();
-    costs_.clear();
-    it_[s] = g_->first[s];
-    while (!lefts_.empty()) {
-      const int u = lefts_.back();
-      const int e = next_admissible(u);
-      if (e < 0) {
-        lefts_.pop_back();
-        if (!rights_.empty()) {
-          rights_.pop_back();
-          costs_.pop_back();
-        }
-        continue;
-      }
-      const int v = g_->edges[e].to;
-      seen_[v] = 1;
-      rights_.push_back(v);
-      costs_.push_back(g_->edges[e].cost);
-      if (mate_r_[v] < 0) {
-        flip();
-        return true;
-      }
-      const int next = mate_r_[v];
-      it_[next] = g_->first[next];
-      lefts_.push_back(next);
+    if (base + unmatched_ < best_dummy_) {
+      best_dummy_ = base + unmatched_;
+      dummy_of_ = u;
     }
-    return false;
   }
 
-  // The next admissible edge of u in its edge order (a non-matching edge of reduced cost 0 to a
-  // settled right vertex not yet visited in this phase), or -1.
-  int next_admissible(int u) {
-    const int end = g_->first[u + 1], mate = mate_l_[u], nl = g_->nl;
-    const long pu = pot_[u];
-    for (int e = it_[u]; e < end; ++e) {
-      const Edge& edge = g_->edges[e];
-      const int y = nl + edge.to;
-      if (edge.cost + pu != pot_[y] || !done_[y] || seen_[edge.to] || edge.to == mate) continue;
-      it_[u] = e + 1;
-      return e;
+  // Flips the path found by add_left: ends at free right `terminal`, or at the dummy of a left
+  // z, which gives up its mate and stays unmatched.
+  void flip(int terminal) {
+    const int nl = g_->nl, nr = g_->nr;
+    int y = terminal - nl;
+    if (terminal >= nl + nr) {
+      const int z = terminal - nl - nr;
+      y = mate_l_[z];
+      mate_l_[z] = -1;
     }
-    it_[u] = end;
-    return -1;
+    while (y >= 0) {
+      const int u = pred_[y], next = mate_l_[u];
+      set_mate(u, y, pred_cost_[y]);
+      y = next;
+    }
   }
 
-  void flip() {
-    for (std::size_t i = 0; i < lefts_.size(); ++i) set_mate(lefts_[i], rights_[i], costs_[i]);
-  }
-
-  void reset_phase() {
+  void reset_search() {
     for (const int x : touched_) {
       dist_[x] = kInf;
       done_[x] = 0;
-      if (x >= g_->nl) seen_[x - g_->nl] = 0;
     }
     touched_.clear();
     popped_.clear();
@@ -377,11 +281,13 @@ class Matcher {
   const Graph* g_ = nullptr;
   std::vector<int> mate_l_, mate_r_, mate_cost_;
   std::vector<long> pot_, dist_;
-  std::vector<std::uint8_t> done_, seen_;
-  std::vector<int> it_, touched_, popped_;
+  std::vector<std::uint8_t> done_;
+  std::vector<int> pred_, pred_cost_;  // per right: the left it was reached from, the edge's cost
+  std::vector<int> touched_, popped_;
   RadixHeap heap_;
-  std::vector<int> lefts_, rights_, costs_;  // the current DFS path
-  std::vector<int> free_;                    // free left vertices of the component
+  long unmatched_ = 0;      // the cost of a dummy
+  long best_dummy_ = kInf;  // the nearest dummy of the search's settled lefts
+  int dummy_of_ = -1;
 };
 
 }  // namespace
@@ -390,7 +296,6 @@ namespace detail {
 
 struct PixelMatcher::Impl {
   Graph graph;
-  Components components;
   Matcher matcher;
 };
 
@@ -399,13 +304,10 @@ PixelMatcher::~PixelMatcher() = default;
 
 void PixelMatcher::match(const PixelSet& left, const PixelSet& right, const Window& window) {
   Impl& m = *impl_;
-  // Graph of the pixel pairs within max_dist (Berkeley's matchEdgeMaps), solved per component.
+  // Graph of the pixel pairs within max_dist (Berkeley's matchEdgeMaps).
   m.graph.build(left, right, window);
-  m.components.build(m.graph);
   m.matcher.reset(m.graph);
-  const Components& c = m.components;
-  for (std::size_t k = 0; k + 1 < c.start.size(); ++k)
-    m.matcher.solve(c.order.data() + c.start[k], c.order.data() + c.start[k + 1]);
+  m.matcher.solve();
 }
 
 const std::vector<int>& PixelMatcher::mates() const { return impl_->matcher.mate_left(); }
