@@ -18,8 +18,8 @@ namespace strata::cli {
 namespace {
 
 struct EdgesCommand {
-  std::string input, output, model_dir, method = "hipe";
-  int recurrences = 24, tile = 0;
+  std::string input, output, model_dir, method = "hipe", combine = "logit";
+  models::EdgeOptions hipe;
   bool nms = false;
   double sigma = 1.0, low = 0.1, high = 0.0;
 };
@@ -29,9 +29,11 @@ struct EdgesCommand {
 // soft maps are scaled to a maximum of 1.
 torch::Tensor edge_map(Context& ctx, const EdgesCommand& c, const torch::Tensor& image,
                        models::HipeGuider& guider) {
-  if (c.method == "hipe")  // tiled, the image stays in host memory
-    return models::hipe_edges(guider, c.tile > 0 ? image : image.to(ctx.device()), c.recurrences,
-                              c.tile);
+  if (c.method == "hipe") {  // tiled, the image stays in host memory
+    auto options = c.hipe;
+    options.combine = c.combine == "mean" ? models::EdgeCombine::Mean : models::EdgeCombine::Logit;
+    return models::hipe_edges(guider, options.tile > 0 ? image : image.to(ctx.device()), options);
+  }
   const auto soft = c.method == "sobel" ? filter::sobel_magnitude(image)
                                         : filter::canny(image, c.sigma, c.low, c.high);
   if (c.method == "canny" && c.high > 0.0) return soft;
@@ -48,9 +50,11 @@ void write_edges(Context& ctx, const EdgesCommand& c, models::HipeGuider& guider
 }
 
 void run_edges(Context& ctx, const EdgesCommand& c) {
-  check(c.recurrences >= 1 && c.recurrences <= 256, "", "--recurrences must be in 1..256");
+  check(c.hipe.recurrences >= 1 && c.hipe.recurrences <= 256, "",
+        "--recurrences must be in 1..256");
+  for (const double s : c.hipe.scales) check(s > 0.0 && s <= 4.0, "", "--scales must be in (0, 4]");
   models::HipeGuider guider{nullptr};
-  if (c.method == "hipe") guider = load_hipe_guider(model_dir(c.model_dir), ctx.device());
+  if (c.method == "hipe") guider = load_hipe_edge_guider(model_dir(c.model_dir), ctx.device());
   std::size_t count = 1;
   if (is_directory(c.input)) {  // a folder in, a folder of <stem>.png out (the benchmark's layout)
     const auto inputs = image::list_images(c.input);
@@ -73,7 +77,9 @@ void run_edges(Context& ctx, const EdgesCommand& c) {
               {"output", c.output},
               {"images", count},
               {"method", c.method},
-              {"recurrences", c.recurrences},
+              {"recurrences", c.hipe.recurrences},
+              {"scales", c.hipe.scales},
+              {"combine", c.combine},
               {"nms", c.nms},
               {"device", ctx.device().str()}},
              "");
@@ -90,7 +96,15 @@ void register_edges(CLI::App& app) {
   sub->add_option("-o,--out", c->output,
                   "output image (.png, .pfm for float), or a folder (<stem>.png per input image)")
       ->required();
-  sub->add_option("--recurrences", c->recurrences, "guider recurrences averaged")
+  sub->add_option("--recurrences", c->hipe.recurrences, "guider recurrences combined (paper: 24)")
+      ->capture_default_str();
+  sub->add_option("--scales", c->hipe.scales,
+                  "image scales the guider runs at, maps resized back and combined (paper: 1)")
+      ->delimiter(',')
+      ->capture_default_str();
+  sub->add_option("--combine", c->combine,
+                  "logit: sigmoid of the mean logit of the maps; mean: their mean (paper)")
+      ->check(CLI::IsMember({"logit", "mean"}))
       ->capture_default_str();
   sub->add_flag("--nms", c->nms, "thin by non-maximum suppression (structured-edges style)");
   sub->add_option("--method", c->method, "hipe (the guider), sobel or canny")
@@ -99,8 +113,9 @@ void register_edges(CLI::App& app) {
   sub->add_option("--sigma", c->sigma, "canny: Gaussian σ")->capture_default_str();
   sub->add_option("--low", c->low, "canny: low threshold")->capture_default_str();
   sub->add_option("--high", c->high, "canny: high threshold (0: soft map)")->capture_default_str();
-  sub->add_option("--model", c->model_dir, "folder with hipe-guider.safetensors");
-  add_tile_option(sub, c->tile);
+  sub->add_option("--model", c->model_dir,
+                  "folder with hipe-edges.safetensors (else hipe-guider.safetensors)");
+  add_tile_option(sub, c->hipe.tile);
 }
 
 }  // namespace strata::cli

@@ -22,16 +22,21 @@ std::string executable_dir() {
 }
 
 template <class Module>
-Module load(const std::string& dir, train::HipeStage stage, const torch::Device& device) {
-  const std::string name = train::hipe_model_name(stage);
-  const std::string path = dir + "/" + name + ".safetensors";
-  check(path_exists(path), path,
-        "no HIPe weights here (give --model DIR, or train them with strata train " + name + ")");
+Module load_file(const std::string& path, const torch::Device& device) {
   Module m;
   nn::load_module_weights(*m, nn::load_safetensors(path), path);
   m->to(device);
   m->eval();
   return m;
+}
+
+template <class Module>
+Module load(const std::string& dir, train::HipeStage stage, const torch::Device& device) {
+  const std::string name = train::hipe_model_name(stage);
+  const std::string path = dir + "/" + name + ".safetensors";
+  check(path_exists(path), path,
+        "no HIPe weights here (give --model DIR, or train them with strata train " + name + ")");
+  return load_file<Module>(path, device);
 }
 
 }  // namespace
@@ -47,6 +52,12 @@ std::string model_dir(const std::string& given) {
 
 models::HipeGuider load_hipe_guider(const std::string& dir, const torch::Device& device) {
   return load<models::HipeGuider>(dir, train::HipeStage::Guider, device);
+}
+
+models::HipeGuider load_hipe_edge_guider(const std::string& dir, const torch::Device& device) {
+  const std::string path = dir + "/hipe-edges.safetensors";
+  return path_exists(path) ? load_file<models::HipeGuider>(path, device)
+                           : load_hipe_guider(dir, device);
 }
 
 models::HipePeeler load_hipe_peeler(const std::string& dir, const torch::Device& device) {

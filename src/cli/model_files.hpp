@@ -18,6 +18,9 @@ std::string model_dir(const std::string& given);
 /// file is a strata::Error that says how to get one.
 models::HipeGuider load_hipe_guider(const std::string& dir, const torch::Device& device);
 models::HipePeeler load_hipe_peeler(const std::string& dir, const torch::Device& device);
+/// The guider for edge maps: `dir`/hipe-edges.safetensors (a guider trained longer, shipped for
+/// `strata edges`) when present, else `dir`/hipe-guider.safetensors.
+models::HipeGuider load_hipe_edge_guider(const std::string& dir, const torch::Device& device);
 
 /// --tile N (tiled inference, models::PeelOptions::tile) on a HIPe command.
 void add_tile_option(CLI::App* command, int& tile);

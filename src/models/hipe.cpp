@@ -263,19 +263,56 @@ Peeling hipe_peel(HipeGuider& guider, HipePeeler& peeler, const torch::Tensor& i
   return out;
 }
 
-torch::Tensor hipe_edges(HipeGuider& guider, const torch::Tensor& image, int recurrences,
-                         int tile) {
-  check(recurrences >= 1, "", "hipe_edges: recurrences must be >= 1");
-  check_tile(tile, "hipe_edges");
+namespace {
+
+// Bilinear resize of N×C×H×W to h × w (no corner alignment).
+torch::Tensor resize_bilinear(const torch::Tensor& x, std::int64_t h, std::int64_t w) {
+  namespace F = torch::nn::functional;
+  return F::interpolate(x, F::InterpolateFuncOptions()
+                               .size(std::vector<std::int64_t>{h, w})
+                               .mode(torch::kBilinear)
+                               .align_corners(false));
+}
+
+// The guider's maps of x at one scale, combined over the recurrences (a mean of the maps or of
+// their logits), at x's size.
+torch::Tensor edge_score(HipeGuider& guider, const torch::Tensor& x, double scale,
+                         const EdgeOptions& o) {
+  const std::int64_t h = x.size(2), w = x.size(3);
+  const std::int64_t hs = std::max<std::int64_t>(9, std::lround(static_cast<double>(h) * scale));
+  const std::int64_t ws = std::max<std::int64_t>(9, std::lround(static_cast<double>(w) * scale));
+  const auto xs = hs == h && ws == w ? x : resize_bilinear(x, hs, ws);
+  PeelOptions peel;
+  peel.tile = o.tile;
+  const auto maps =
+      torch::stack(guider->forward(pad_for_peeling(xs), o.recurrences, stage_runner(peel)));
+  const auto g = maps.to(torch::kFloat32);
+  auto score =
+      crop(o.combine == EdgeCombine::Logit ? torch::logit(g, 1e-6).mean(0) : g.mean(0), hs, ws);
+  return hs == h && ws == w ? score : resize_bilinear(score, h, w);
+}
+
+}  // namespace
+
+torch::Tensor hipe_edges(HipeGuider& guider, const torch::Tensor& image, const EdgeOptions& o) {
+  check(o.recurrences >= 1, "", "hipe_edges: recurrences must be >= 1");
+  check(!o.scales.empty(), "", "hipe_edges: no scales");
+  for (const double s : o.scales)
+    check(s > 0.0 && s <= 4.0, "", "hipe_edges: scales must be in (0, 4]");
+  check_tile(o.tile, "hipe_edges");
   torch::NoGradGuard no_grad;
   const bool squeezed = image.defined() && image.dim() == 3;
-  const auto x = image_batch(image, "hipe_edges");
-  PeelOptions options;
-  options.tile = tile;
-  const auto maps =
-      guider->forward(pad_for_peeling(working_copy(x, tile)), recurrences, stage_runner(options));
-  const auto mean = crop(torch::stack(maps).mean(0), x.size(2), x.size(3)).to(x.device());
-  return squeezed ? mean.squeeze(0) : mean;
+  const auto x = working_copy(image_batch(image, "hipe_edges"), o.tile);
+  torch::Tensor sum;
+  for (const double s : o.scales) {
+    const auto score = edge_score(guider, x, s, o);
+    sum = sum.defined() ? sum + score : score;
+  }
+  auto edges = sum / static_cast<double>(o.scales.size());
+  // A monotone squash of the mean logit into (0, 1); 6 spreads it over the benchmark's thresholds.
+  if (o.combine == EdgeCombine::Logit) edges = torch::sigmoid(edges / 6.0);
+  edges = edges.to(image.device());
+  return squeezed ? edges.squeeze(0) : edges;
 }
 
 }  // namespace strata::models

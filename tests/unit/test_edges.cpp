@@ -118,7 +118,7 @@ TEST(HipeEdges, MeanOfGuidanceMaps) {
   torch::manual_seed(0);
   models::HipeGuider guider;
   const auto img = torch::rand({3, 21, 30});
-  const auto e = models::hipe_edges(guider, img, 3);
+  const auto e = models::hipe_edges(guider, img, {3, {1.0}, models::EdgeCombine::Mean});
   EXPECT_EQ(e.sizes(), (std::vector<std::int64_t>{1, 21, 30}));
   torch::NoGradGuard no_grad;
   const auto padded = torch::nn::functional::pad(
@@ -126,6 +126,40 @@ TEST(HipeEdges, MeanOfGuidanceMaps) {
   const auto maps = guider->forward(padded, 3);
   const auto mean = ((maps[0] + maps[1] + maps[2]) / 3.0)[0].narrow(1, 0, 21).narrow(2, 0, 30);
   EXPECT_LT(max_abs_diff(e, mean), 1e-6);
+}
+
+// Logit: sigmoid(mean logit / 6) at one scale; several scales: the mean of the per-scale means
+// (of the maps, or of their logits), each resized back to the image.
+TEST(HipeEdges, LogitCombineAndScales) {
+  torch::manual_seed(1);
+  models::HipeGuider guider;
+  const auto img = torch::rand({3, 21, 30});
+  const auto mean = [&](std::vector<double> scales) {
+    return models::hipe_edges(guider, img, {2, std::move(scales), models::EdgeCombine::Mean});
+  };
+  const auto logit = [&](std::vector<double> scales) {
+    return models::hipe_edges(guider, img, {2, std::move(scales), models::EdgeCombine::Logit});
+  };
+  torch::NoGradGuard no_grad;
+  const auto padded = torch::nn::functional::pad(
+      img.unsqueeze(0), torch::nn::functional::PadFuncOptions({0, 2, 0, 11}).mode(torch::kReflect));
+  const auto maps = guider->forward(padded, 2);
+  const auto z = (torch::logit(maps[0], 1e-6) + torch::logit(maps[1], 1e-6)) / 2.0;
+  const auto expected = torch::sigmoid(z / 6.0)[0].narrow(1, 0, 21).narrow(2, 0, 30);
+  EXPECT_LT(max_abs_diff(logit({1.0}), expected), 1e-5);
+  // Two scales.
+  const auto half = mean({0.5}), whole = mean({1.0});
+  EXPECT_EQ(half.sizes(), whole.sizes());
+  EXPECT_GT(max_abs_diff(half, whole), 1e-3);  // the scale matters
+  EXPECT_LT(max_abs_diff(mean({0.5, 1.0}), (half + whole) / 2.0), 1e-6);
+  const auto both = torch::sigmoid((torch::logit(logit({0.5})) + torch::logit(logit({1.0}))) / 2.0);
+  EXPECT_LT(max_abs_diff(logit({0.5, 1.0}), both), 1e-5);
+  // A scale that would leave fewer than 9 pixels runs at 9; bad settings are errors.
+  EXPECT_EQ(models::hipe_edges(guider, torch::rand({3, 12, 12}), {1, {0.25}}).sizes(),
+            (std::vector<std::int64_t>{1, 12, 12}));
+  EXPECT_THROW(models::hipe_edges(guider, img, {2, {}}), Error);
+  EXPECT_THROW(models::hipe_edges(guider, img, {2, {0.0}}), Error);
+  EXPECT_THROW(models::hipe_edges(guider, img, {0, {1.0}}), Error);
 }
 
 TEST(EdgesCli, WritesMapsAndRejectsBadInput) {
@@ -150,6 +184,40 @@ TEST(EdgesCli, WritesMapsAndRejectsBadInput) {
   EXPECT_FALSE(path_exists(dir.file("x.png")));
   r = testing::run_strata({"edges", scene, "-o", scene});  // never overwrite the input
   EXPECT_EQ(r.exit_code, 1);
+  for (const std::vector<std::string>& bad :
+       {std::vector<std::string>{"--scales", "0.5,0"}, {"--scales", "x"}, {"--combine", "max"}}) {
+    std::vector<std::string> args{"edges", scene, "-o", dir.file("bad.png")};
+    args.insert(args.end(), bad.begin(), bad.end());
+    r = testing::run_strata(args);
+    EXPECT_NE(r.exit_code, 0) << bad[1];
+    EXPECT_FALSE(path_exists(dir.file("bad.png")));
+  }
+}
+
+// --model DIR: DIR/hipe-edges.safetensors (the shipped edge model), else DIR/hipe-guider.
+TEST(EdgesCli, EdgeModelWithGuiderFallback) {
+  testing::TempDir dir;
+  const std::string models = std::string(STRATA_SOURCE_DIR) + "/models/";
+  const auto scene = image::read_image(std::string(STRATA_SOURCE_DIR) + "/examples/scene.png");
+  image::write_image(dir.file("in.png"), scene.narrow(1, 0, 40).narrow(2, 0, 50));
+  make_directories(dir.file("m"));
+  testing::write_bytes(dir.file("m/hipe-guider.safetensors"),
+                       testing::read_bytes(models + "hipe-guider.safetensors"));
+  const auto edges = [&](const std::string& out, const std::vector<std::string>& model) {
+    std::vector<std::string> args{
+        "--device",      "cpu", "-q",       "edges", dir.file("in.png"), "-o", dir.file(out),
+        "--recurrences", "2",   "--scales", "1"};
+    args.insert(args.end(), model.begin(), model.end());
+    const auto r = testing::run_strata(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return image::read_image(dir.file(out));
+  };
+  const auto shipped = edges("shipped.pfm", {});
+  const auto guider = edges("guider.pfm", {"--model", dir.file("m")});
+  EXPECT_GT(max_abs_diff(shipped, guider), 1e-3);  // two different networks
+  testing::write_bytes(dir.file("m/hipe-edges.safetensors"),
+                       testing::read_bytes(models + "hipe-edges.safetensors"));
+  EXPECT_LT(max_abs_diff(edges("edges.pfm", {"--model", dir.file("m")}), shipped), 1e-6);
 }
 
 TEST(EdgesCli, FolderInFolderOut) {

