@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <sstream>
 
 #include "cli/app.hpp"
 #include "cli/model_files.hpp"
@@ -18,15 +19,15 @@ namespace strata::cli {
 namespace {
 
 struct EdgesCommand {
-  std::string input, output, model_dir, method = "hipe", combine = "logit";
+  std::string input, output, model_dir, weights, method = "hipe", combine = "logit";
   models::EdgeOptions hipe;
   bool nms = false;
   double sigma = 1.0, low = 0.1, high = 0.0;
 };
 
-// The edge map of `method`, 1×H×W: hipe (mean of the guider's maps), sobel (gradient
-// magnitude) or canny (0/1 with --high > 0, else the suppressed magnitude); sobel and canny
-// soft maps are scaled to a maximum of 1.
+// The edge map of `method`, 1×H×W: hipe (the guider's maps combined over recurrences, scales
+// and flips), sobel (gradient magnitude) or canny (0/1 with --high > 0, else the suppressed
+// magnitude); sobel and canny soft maps are scaled to a maximum of 1.
 torch::Tensor edge_map(Context& ctx, const EdgesCommand& c, const torch::Tensor& image,
                        models::HipeGuider& guider) {
   if (c.method == "hipe") {  // tiled, the image stays in host memory
@@ -52,9 +53,15 @@ void write_edges(Context& ctx, const EdgesCommand& c, models::HipeGuider& guider
 void run_edges(Context& ctx, const EdgesCommand& c) {
   check(c.hipe.recurrences >= 1 && c.hipe.recurrences <= 256, "",
         "--recurrences must be in 1..256");
-  for (const double s : c.hipe.scales) check(s > 0.0 && s <= 4.0, "", "--scales must be in (0, 4]");
+  for (const double s : c.hipe.scales) {
+    std::ostringstream value;
+    value << s;
+    check(s > 0.0 && s <= 4.0, "", "--scales must be in (0, 4], not " + value.str());
+  }
   models::HipeGuider guider{nullptr};
-  if (c.method == "hipe") guider = load_hipe_edge_guider(model_dir(c.model_dir), ctx.device());
+  if (c.method == "hipe")
+    guider = c.weights.empty() ? load_hipe_edge_guider(model_dir(c.model_dir), ctx.device())
+                               : load_hipe_guider_file(c.weights, ctx.device());
   std::size_t count = 1;
   if (is_directory(c.input)) {  // a folder in, a folder of <stem>.png out (the benchmark's layout)
     const auto inputs = image::list_images(c.input);
@@ -80,6 +87,7 @@ void run_edges(Context& ctx, const EdgesCommand& c) {
               {"recurrences", c.hipe.recurrences},
               {"scales", c.hipe.scales},
               {"combine", c.combine},
+              {"flips", c.hipe.flips},
               {"nms", c.nms},
               {"device", ctx.device().str()}},
              "");
@@ -113,8 +121,14 @@ void register_edges(CLI::App& app) {
   sub->add_option("--sigma", c->sigma, "canny: Gaussian σ")->capture_default_str();
   sub->add_option("--low", c->low, "canny: low threshold")->capture_default_str();
   sub->add_option("--high", c->high, "canny: high threshold (0: soft map)")->capture_default_str();
+  sub->add_option("--flips", c->hipe.flips,
+                  "test-time mirroring: 1 (none), 2 (left-right) or 4 (and up-down, both)")
+      ->check(CLI::IsMember({1, 2, 4}))
+      ->capture_default_str();
   sub->add_option("--model", c->model_dir,
                   "folder with hipe-edges.safetensors (else hipe-guider.safetensors)");
+  sub->add_option("--weights", c->weights,
+                  "a guider weights file (e.g. models/hipe-guider.safetensors); overrides --model");
   add_tile_option(sub, c->hipe.tile);
 }
 

@@ -55,9 +55,17 @@ models::HipeGuider load_hipe_guider(const std::string& dir, const torch::Device&
 }
 
 models::HipeGuider load_hipe_edge_guider(const std::string& dir, const torch::Device& device) {
-  const std::string path = dir + "/hipe-edges.safetensors";
-  return path_exists(path) ? load_file<models::HipeGuider>(path, device)
-                           : load_hipe_guider(dir, device);
+  const std::string edges = dir + "/hipe-edges.safetensors";
+  if (path_exists(edges)) return load_file<models::HipeGuider>(edges, device);
+  check(path_exists(dir + "/hipe-guider.safetensors"), dir,
+        "no hipe-edges.safetensors or hipe-guider.safetensors here (give --model DIR or "
+        "--weights FILE)");
+  return load_hipe_guider(dir, device);
+}
+
+models::HipeGuider load_hipe_guider_file(const std::string& path, const torch::Device& device) {
+  check(path_exists(path), path, "no such weights file");
+  return load_file<models::HipeGuider>(path, device);
 }
 
 models::HipePeeler load_hipe_peeler(const std::string& dir, const torch::Device& device) {

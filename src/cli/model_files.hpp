@@ -21,6 +21,8 @@ models::HipePeeler load_hipe_peeler(const std::string& dir, const torch::Device&
 /// The guider for edge maps: `dir`/hipe-edges.safetensors (a guider trained longer, shipped for
 /// `strata edges`) when present, else `dir`/hipe-guider.safetensors.
 models::HipeGuider load_hipe_edge_guider(const std::string& dir, const torch::Device& device);
+/// A guider from any weights file (a strata::Error when missing or not a guider).
+models::HipeGuider load_hipe_guider_file(const std::string& path, const torch::Device& device);
 
 /// --tile N (tiled inference, models::PeelOptions::tile) on a HIPe command.
 void add_tile_option(CLI::App* command, int& tile);

@@ -274,21 +274,34 @@ torch::Tensor resize_bilinear(const torch::Tensor& x, std::int64_t h, std::int64
                                .align_corners(false));
 }
 
-// The guider's maps of x at one scale, combined over the recurrences (a mean of the maps or of
-// their logits), at x's size.
-torch::Tensor edge_score(HipeGuider& guider, const torch::Tensor& x, double scale,
-                         const EdgeOptions& o) {
-  const std::int64_t h = x.size(2), w = x.size(3);
-  const std::int64_t hs = std::max<std::int64_t>(9, std::lround(static_cast<double>(h) * scale));
-  const std::int64_t ws = std::max<std::int64_t>(9, std::lround(static_cast<double>(w) * scale));
-  const auto xs = hs == h && ws == w ? x : resize_bilinear(x, hs, ws);
+// The guider's maps of x, combined over the recurrences: a mean of the maps or of their logits.
+torch::Tensor level_score(HipeGuider& guider, const torch::Tensor& x, const EdgeOptions& o) {
   PeelOptions peel;
   peel.tile = o.tile;
   const auto maps =
-      torch::stack(guider->forward(pad_for_peeling(xs), o.recurrences, stage_runner(peel)));
-  const auto g = maps.to(torch::kFloat32);
-  auto score =
-      crop(o.combine == EdgeCombine::Logit ? torch::logit(g, 1e-6).mean(0) : g.mean(0), hs, ws);
+      torch::stack(guider->forward(pad_for_peeling(x), o.recurrences, stage_runner(peel)))
+          .to(torch::kFloat32);
+  return crop(o.combine == EdgeCombine::Logit ? torch::logit(maps, 1e-6).mean(0) : maps.mean(0),
+              x.size(2), x.size(3));
+}
+
+// level_score of x at one scale, averaged over o.flips mirror images of it (test-time
+// augmentation: as is, left-right, up-down, both), at x's size.
+torch::Tensor edge_score(HipeGuider& guider, const torch::Tensor& x, double scale,
+                         const EdgeOptions& o) {
+  const std::int64_t h = x.size(2), w = x.size(3);
+  const std::int64_t hs = std::max<std::int64_t>(1, std::lround(static_cast<double>(h) * scale));
+  const std::int64_t ws = std::max<std::int64_t>(1, std::lround(static_cast<double>(w) * scale));
+  const auto xs = hs == h && ws == w ? x : resize_bilinear(x, hs, ws);
+  static const std::vector<std::vector<std::int64_t>> mirrors{{}, {3}, {2}, {2, 3}};
+  torch::Tensor score;
+  for (int k = 0; k < o.flips; ++k) {
+    const auto& dims = mirrors[static_cast<std::size_t>(k)];
+    const auto s = dims.empty() ? level_score(guider, xs, o)
+                                : level_score(guider, xs.flip(dims), o).flip(dims);
+    score = score.defined() ? score + s : s;
+  }
+  score = score / static_cast<double>(o.flips);
   return hs == h && ws == w ? score : resize_bilinear(score, h, w);
 }
 
@@ -296,6 +309,7 @@ torch::Tensor edge_score(HipeGuider& guider, const torch::Tensor& x, double scal
 
 torch::Tensor hipe_edges(HipeGuider& guider, const torch::Tensor& image, const EdgeOptions& o) {
   check(o.recurrences >= 1, "", "hipe_edges: recurrences must be >= 1");
+  check(o.flips == 1 || o.flips == 2 || o.flips == 4, "", "hipe_edges: flips must be 1, 2 or 4");
   check(!o.scales.empty(), "", "hipe_edges: no scales");
   for (const double s : o.scales)
     check(s > 0.0 && s <= 4.0, "", "hipe_edges: scales must be in (0, 4]");

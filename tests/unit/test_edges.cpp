@@ -154,12 +154,29 @@ TEST(HipeEdges, LogitCombineAndScales) {
   EXPECT_LT(max_abs_diff(mean({0.5, 1.0}), (half + whole) / 2.0), 1e-6);
   const auto both = torch::sigmoid((torch::logit(logit({0.5})) + torch::logit(logit({1.0}))) / 2.0);
   EXPECT_LT(max_abs_diff(logit({0.5, 1.0}), both), 1e-5);
-  // A scale that would leave fewer than 9 pixels runs at 9; bad settings are errors.
-  EXPECT_EQ(models::hipe_edges(guider, torch::rand({3, 12, 12}), {1, {0.25}}).sizes(),
-            (std::vector<std::int64_t>{1, 12, 12}));
+  // Tiny scaled images (here 3×3 and 1×1) work; bad settings are errors.
+  for (const double tiny : {0.25, 0.01})
+    EXPECT_EQ(models::hipe_edges(guider, torch::rand({3, 12, 12}), {1, {tiny}}).sizes(),
+              (std::vector<std::int64_t>{1, 12, 12}));
   EXPECT_THROW(models::hipe_edges(guider, img, {2, {}}), Error);
   EXPECT_THROW(models::hipe_edges(guider, img, {2, {0.0}}), Error);
   EXPECT_THROW(models::hipe_edges(guider, img, {0, {1.0}}), Error);
+  EXPECT_THROW(models::hipe_edges(guider, img, {2, {1.0}, models::EdgeCombine::Mean, 0, 3}), Error);
+}
+
+// flips = 2 or 4: the mean over the image and its mirror images, each map mirrored back.
+TEST(HipeEdges, FlipsAverageMirroredImages) {
+  torch::manual_seed(2);
+  models::HipeGuider guider;
+  const auto img = torch::rand({3, 17, 26});
+  const auto edges = [&](const torch::Tensor& x, int flips) {
+    return models::hipe_edges(guider, x, {2, {0.5, 1.0}, models::EdgeCombine::Mean, 0, flips});
+  };
+  const auto plain = edges(img, 1), lr = edges(img.flip({2}), 1).flip({2});
+  const auto ud = edges(img.flip({1}), 1).flip({1}), both = edges(img.flip({1, 2}), 1).flip({1, 2});
+  EXPECT_GT(max_abs_diff(plain, lr), 1e-4);  // the network is not mirror-symmetric
+  EXPECT_LT(max_abs_diff(edges(img, 2), (plain + lr) / 2.0), 1e-6);
+  EXPECT_LT(max_abs_diff(edges(img, 4), (plain + lr + ud + both) / 4.0), 1e-6);
 }
 
 TEST(EdgesCli, WritesMapsAndRejectsBadInput) {
@@ -184,12 +201,15 @@ TEST(EdgesCli, WritesMapsAndRejectsBadInput) {
   EXPECT_FALSE(path_exists(dir.file("x.png")));
   r = testing::run_strata({"edges", scene, "-o", scene});  // never overwrite the input
   EXPECT_EQ(r.exit_code, 1);
-  for (const std::vector<std::string>& bad :
-       {std::vector<std::string>{"--scales", "0.5,0"}, {"--scales", "x"}, {"--combine", "max"}}) {
+  for (const std::vector<std::string>& bad : {std::vector<std::string>{"--scales", "0.5,0"},
+                                              {"--scales", "x"},
+                                              {"--combine", "max"},
+                                              {"--flips", "3"}}) {
     std::vector<std::string> args{"edges", scene, "-o", dir.file("bad.png")};
     args.insert(args.end(), bad.begin(), bad.end());
     r = testing::run_strata(args);
     EXPECT_NE(r.exit_code, 0) << bad[1];
+    EXPECT_NE(r.err.find(bad[0]), std::string::npos) << r.err;  // names the option
     EXPECT_FALSE(path_exists(dir.file("bad.png")));
   }
 }
@@ -212,12 +232,27 @@ TEST(EdgesCli, EdgeModelWithGuiderFallback) {
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return image::read_image(dir.file(out));
   };
-  const auto shipped = edges("shipped.pfm", {});
+  const auto shipped = edges("shipped.pfm", {"--model", models});
   const auto guider = edges("guider.pfm", {"--model", dir.file("m")});
   EXPECT_GT(max_abs_diff(shipped, guider), 1e-3);  // two different networks
+  EXPECT_LT(
+      max_abs_diff(edges("weights.pfm", {"--weights", models + "hipe-guider.safetensors"}), guider),
+      1e-6);
   testing::write_bytes(dir.file("m/hipe-edges.safetensors"),
                        testing::read_bytes(models + "hipe-edges.safetensors"));
   EXPECT_LT(max_abs_diff(edges("edges.pfm", {"--model", dir.file("m")}), shipped), 1e-6);
+  // Missing weights: a clear error, no output.
+  make_directories(dir.file("empty"));
+  for (const std::vector<std::string>& missing :
+       {std::vector<std::string>{"--model", dir.file("empty")},
+        {"--weights", dir.file("none.safetensors")}}) {
+    std::vector<std::string> args{"edges", dir.file("in.png"), "-o", dir.file("x.png")};
+    args.insert(args.end(), missing.begin(), missing.end());
+    const auto r = testing::run_strata(args);
+    EXPECT_EQ(r.exit_code, 1) << missing[0];
+    EXPECT_NE(r.err.find(missing[1]), std::string::npos) << r.err;
+    EXPECT_FALSE(path_exists(dir.file("x.png")));
+  }
 }
 
 TEST(EdgesCli, FolderInFolderOut) {

@@ -92,7 +92,8 @@ Peeling hipe_peel(HipeGuider& guider, HipePeeler& peeler, const torch::Tensor& i
 /// How hipe_edges combines the guider's maps over recurrences and scales.
 enum class EdgeCombine {
   Mean,   ///< the mean of the maps G^t (the paper)
-  Logit,  ///< sigmoid(mean of logit(G^t) / 6): the saturated maps keep their ranking
+  Logit,  ///< sigmoid(mean of logit(G^t) / 6), logits clamped at ±13.8: saturated maps keep
+          ///< more of their ranking
 };
 
 /// Settings of hipe_edges. The defaults are the best measured on the BSDS500 test set
@@ -101,7 +102,8 @@ struct EdgeOptions {
   int recurrences = 6;                       ///< G^1..G^recurrences at every scale
   std::vector<double> scales{0.5, 0.75, 1};  ///< image scales (bilinear), maps resized back
   EdgeCombine combine = EdgeCombine::Logit;
-  int tile = 0;  ///< > 0: tiled inference as PeelOptions::tile
+  int tile = 0;   ///< > 0: tiled inference as PeelOptions::tile
+  int flips = 1;  ///< 1, 2 (and left-right mirrored) or 4 (and up-down, both): maps averaged
 };
 
 /// The guider's edge-confidence map (paper §3.2) of an N×3×H×W (or 3×H×W) image of any size:
