@@ -55,12 +55,11 @@ models::HipeGuider load_hipe_guider(const std::string& dir, const torch::Device&
 }
 
 models::HipeGuider load_hipe_edge_guider(const std::string& dir, const torch::Device& device) {
-  const std::string edges = dir + "/hipe-edges.safetensors";
-  if (path_exists(edges)) return load_file<models::HipeGuider>(edges, device);
-  check(path_exists(dir + "/hipe-guider.safetensors"), dir,
-        "no hipe-edges.safetensors or hipe-guider.safetensors here (give --model DIR or "
-        "--weights FILE)");
-  return load_hipe_guider(dir, device);
+  for (const char* name : {"/hipe-edges.safetensors", "/hipe-guider.safetensors"})
+    if (path_exists(dir + name)) return load_file<models::HipeGuider>(dir + name, device);
+  throw Error(dir,
+              "no hipe-edges.safetensors or hipe-guider.safetensors here (give --model DIR or "
+              "--weights FILE)");
 }
 
 models::HipeGuider load_hipe_guider_file(const std::string& path, const torch::Device& device) {

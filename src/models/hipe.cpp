@@ -164,19 +164,23 @@ torch::Tensor crop(const torch::Tensor& x, std::int64_t h, std::int64_t w) {
   return x.narrow(2, 0, h).narrow(3, 0, w).contiguous();
 }
 
+// Bilinear resize of N×C×H×W to h × w (no corner alignment).
+torch::Tensor resize_bilinear(const torch::Tensor& x, std::int64_t h, std::int64_t w) {
+  namespace F = torch::nn::functional;
+  return F::interpolate(x, F::InterpolateFuncOptions()
+                               .size(std::vector<std::int64_t>{h, w})
+                               .mode(torch::kBilinear)
+                               .align_corners(false));
+}
+
 // A user map as N×1×h×w resized to h×w and padded like the image.
 torch::Tensor user_map(const torch::Tensor& map, const torch::Tensor& image) {
-  namespace F = torch::nn::functional;
   check(map.dim() == 3 || map.dim() == 4, "", "guidance map must be C×H×W or N×C×H×W");
   auto m = (map.dim() == 3 ? map.unsqueeze(0) : map).to(image.device(), torch::kFloat32);
   check(m.size(1) == 1 || m.size(1) == 3, "", "guidance map must have 1 or 3 channels");
   if (m.size(1) == 3) m = m.mean(1, true);
   const std::int64_t h = image.size(2), w = image.size(3);
-  if (m.size(2) != h || m.size(3) != w)
-    m = F::interpolate(m, F::InterpolateFuncOptions()
-                              .size(std::vector<std::int64_t>{h, w})
-                              .mode(torch::kBilinear)
-                              .align_corners(false));
+  if (m.size(2) != h || m.size(3) != w) m = resize_bilinear(m, h, w);
   if (m.size(0) == 1 && image.size(0) > 1) m = m.expand({image.size(0), -1, -1, -1});
   check(m.size(0) == image.size(0), "", "guidance map batch size differs from the image's");
   return pad_for_peeling(m.clamp(0.0, 1.0));
@@ -264,15 +268,6 @@ Peeling hipe_peel(HipeGuider& guider, HipePeeler& peeler, const torch::Tensor& i
 }
 
 namespace {
-
-// Bilinear resize of N×C×H×W to h × w (no corner alignment).
-torch::Tensor resize_bilinear(const torch::Tensor& x, std::int64_t h, std::int64_t w) {
-  namespace F = torch::nn::functional;
-  return F::interpolate(x, F::InterpolateFuncOptions()
-                               .size(std::vector<std::int64_t>{h, w})
-                               .mode(torch::kBilinear)
-                               .align_corners(false));
-}
 
 // The guider's maps of x, combined over the recurrences: a mean of the maps or of their logits.
 torch::Tensor level_score(HipeGuider& guider, const torch::Tensor& x, const EdgeOptions& o) {
