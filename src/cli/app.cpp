@@ -19,7 +19,7 @@ std::map<const CLI::App*, CommandFn>& registry() {
 void add_global_options(CLI::App& app, GlobalOptions& g) {
   app.add_option("--device", g.device, "auto | cpu | cuda | cuda:N (auto: CUDA if present)")
       ->capture_default_str();
-  app.add_option("--threads", g.threads, "CPU threads for LibTorch (0: its default)")
+  app.add_option("--threads", g.threads, "CPU threads for LibTorch (0: every core)")
       ->check(CLI::Range(0, 4096));
   app.add_option("--seed", g.seed, "random seed")->capture_default_str();
   app.add_flag("-q,--quiet", g.quiet, "no progress or log text on stderr");
@@ -103,7 +103,10 @@ int run(int argc, char** argv) {
   }
   try {
     keep_freed_memory();
-    if (g.threads > 0) set_threads(g.threads);
+    if (g.threads > 0)
+      set_threads(g.threads);
+    else
+      use_all_cores();
     set_seed(g.seed);
     Context ctx(g);
     // Run the deepest chosen command (e.g. "eval filter-denoise").

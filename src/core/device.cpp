@@ -3,7 +3,9 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include <cstdlib>
 #include <limits>
+#include <thread>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -38,6 +40,12 @@ torch::Device parse_device(const std::string& spec) {
 void set_threads(int n) {
   check(n > 0, "", "thread count must be positive");
   torch::set_num_threads(n);
+}
+
+void use_all_cores() {
+  if (std::getenv("OMP_NUM_THREADS") != nullptr) return;
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  if (cores > torch::get_num_threads()) torch::set_num_threads(cores);
 }
 
 void set_seed(std::uint64_t seed) { torch::manual_seed(seed); }

@@ -118,7 +118,7 @@ TEST(HipeEdges, MeanOfGuidanceMaps) {
   torch::manual_seed(0);
   models::HipeGuider guider;
   const auto img = torch::rand({3, 21, 30});
-  const auto e = models::hipe_edges(guider, img, {3, {1.0}, models::EdgeCombine::Mean});
+  const auto e = models::hipe_edges(guider, img, {3, {1.0}, models::EdgeCombine::Mean, 0, 1});
   EXPECT_EQ(e.sizes(), (std::vector<std::int64_t>{1, 21, 30}));
   torch::NoGradGuard no_grad;
   const auto padded = torch::nn::functional::pad(
@@ -135,10 +135,11 @@ TEST(HipeEdges, LogitCombineAndScales) {
   models::HipeGuider guider;
   const auto img = torch::rand({3, 21, 30});
   const auto mean = [&](std::vector<double> scales) {
-    return models::hipe_edges(guider, img, {2, std::move(scales), models::EdgeCombine::Mean});
+    return models::hipe_edges(guider, img, {2, std::move(scales), models::EdgeCombine::Mean, 0, 1});
   };
   const auto logit = [&](std::vector<double> scales) {
-    return models::hipe_edges(guider, img, {2, std::move(scales), models::EdgeCombine::Logit});
+    return models::hipe_edges(guider, img,
+                              {2, std::move(scales), models::EdgeCombine::Logit, 0, 1});
   };
   torch::NoGradGuard no_grad;
   const auto padded = torch::nn::functional::pad(
@@ -183,7 +184,7 @@ TEST(EdgesCli, WritesMapsAndRejectsBadInput) {
   testing::TempDir dir;
   const std::string scene = std::string(STRATA_SOURCE_DIR) + "/examples/scene.png";
   auto r = testing::run_strata({"--device", "cpu", "-q", "edges", scene, "-o", dir.file("e.png"),
-                                "--recurrences", "2", "--nms"});
+                                "--recurrences", "2", "--flips", "1", "--nms"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto e = image::read_image(dir.file("e.png"));
   EXPECT_EQ(e.size(0), 1);
