@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <sstream>
+#include <vector>
 
 #include "cli/app.hpp"
 #include "strata/core/error.hpp"
@@ -23,7 +24,9 @@ namespace {
 
 // The fitting options shared by `strata restore` and `strata eval restore`.
 struct FitFlags {
-  std::string net = "decoder", upsampling = "bilinear", spectral_norm = "power", precision = "fp32";
+  std::string net = "decoder", upsampling = "bilinear", spectral_norm = "power", precision = "fp32",
+              input = "fourier";
+  std::vector<double> gaussian_sigmas;
   int max_iters = 3000;
   double lambda = 0.0;
   bool no_auto_stop = false, channels_last = false, no_cuda_graph = false;
@@ -48,6 +51,9 @@ void apply_fit_flags(const FitFlags& f, Context& ctx, train::RestoreOptions& o) 
   o.lambda = f.lambda;
   o.upsampling =
       f.upsampling == "gaussian" ? models::Upsampling::Gaussian : models::Upsampling::Bilinear;
+  o.gaussian_sigmas = f.gaussian_sigmas;
+  o.decoder_input =
+      f.input == "uniform" ? train::DecoderInput::Uniform : train::DecoderInput::Fourier;
   o.spectral_norm = f.spectral_norm == "exact" ? nn::SpectralNorm::Exact : nn::SpectralNorm::Power;
   o.compute_dtype = parse_precision(f.precision);
   o.channels_last = f.channels_last;
@@ -68,6 +74,16 @@ void add_fit_flags(CLI::App* sub, FitFlags& f) {
                   "Lipschitz bound λ (0: the task's default; --net decoder only)");
   sub->add_option("--upsampling", f.upsampling, "bilinear | gaussian (--net decoder only)")
       ->check(CLI::IsMember({"bilinear", "gaussian"}));
+  sub->add_option("--gaussian-sigma", f.gaussian_sigmas,
+                  "Gaussian upsampling σ: one for every level or one per level (5); default "
+                  "0.1,0.1,0.1,0.5,0.5 (the authors' code; the thesis text: 0.5)")
+      ->delimiter(',')
+      ->check(CLI::Range(0.01, 10.0));
+  sub->add_option("--input", f.input,
+                  "the decoder's fixed input: fourier (sin/cos of U[0,1), the authors' code) or "
+                  "uniform (U[0,0.1), the thesis text)")
+      ->check(CLI::IsMember({"fourier", "uniform"}))
+      ->capture_default_str();
   sub->add_option("--spectral-norm", f.spectral_norm,
                   "‖W‖ for the Lipschitz bound: power (iteration, default) or exact (SVD)")
       ->check(CLI::IsMember({"power", "exact"}));

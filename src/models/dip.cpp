@@ -48,6 +48,11 @@ DipDecoderImpl::DipDecoderImpl(const DipDecoderOptions& options) : options_(opti
         unet_conv2(i == 0 ? options.input_channels : options.width, options.width, options)));
   head_ = register_module("head",
                           tnn::Conv2d(tnn::Conv2dOptions(options.width, options.out_channels, 1)));
+  // He (kaiming-uniform, a = 0) weights like every other layer (thesis §2.5; the authors' conv()):
+  // LibTorch's default bound 1/√fan_in started the output 2.45× weaker.
+  torch::NoGradGuard no_grad;
+  const double fan_in = options.width;
+  head_->weight.uniform_(-std::sqrt(6.0 / fan_in), std::sqrt(6.0 / fan_in));
 }
 
 torch::Tensor DipDecoderImpl::forward(const torch::Tensor& z) {

@@ -38,7 +38,8 @@ struct Network {
   double lr = 0.0, input_noise = 0.0;
 };
 
-// Decoder: the Fourier input at 1/32 of the output; Adam lr 1e-3 (reference-facts §3.2-3.3).
+// Decoder: the Fourier (or uniform) input at 1/32 of the output; Adam lr 1e-3 (reference-facts
+// §3.2-3.3).
 Network make_decoder(const RestoreOptions& o, int channels, std::int64_t h, std::int64_t w) {
   models::DipDecoderOptions net;
   net.out_channels = channels;
@@ -47,7 +48,17 @@ Network make_decoder(const RestoreOptions& o, int channels, std::int64_t h, std:
   net.spectral_norm = o.spectral_norm;
   net.compute_dtype = o.compute_dtype;
   net.channels_last = o.channels_last;
-  const auto z = models::fourier_input(padded(h) / kMultiple, padded(w) / kMultiple, 32, o.seed);
+  check(o.gaussian_sigmas.size() <= 1 || o.gaussian_sigmas.size() == net.sigmas.size(), "",
+        "gaussian_sigmas (--gaussian-sigma): one σ for every level or one per level (" +
+            std::to_string(net.sigmas.size()) + ")");
+  if (o.gaussian_sigmas.size() == 1)
+    net.sigmas.assign(static_cast<std::size_t>(net.levels), o.gaussian_sigmas.front());
+  else if (!o.gaussian_sigmas.empty())
+    net.sigmas = o.gaussian_sigmas;
+  const auto zh = padded(h) / kMultiple, zw = padded(w) / kMultiple;
+  const auto z = o.decoder_input == DecoderInput::Uniform
+                     ? models::uniform_input(32, zh, zw, 0.1, o.seed)
+                     : models::fourier_input(zh, zw, 32, o.seed);
   return {torch::nn::AnyModule(models::DipDecoder(net)), z, 1e-3, 0.0};
 }
 

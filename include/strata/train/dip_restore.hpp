@@ -25,6 +25,12 @@ RestoreTask parse_restore_task(const std::string& name);
 /// prior's skip encoder-decoder, or the Deep Decoder.
 enum class DipNetwork { Decoder, Original, DeepDecoder };
 
+/// The Decoder's fixed input (1/32 of the output size, 32 channels).
+enum class DecoderInput {
+  Fourier,  ///< [sin 2πu, cos 2πu], u ~ U[0, 1) (the authors' code)
+  Uniform,  ///< U[0, 0.1) (the thesis, §2.5)
+};
+
 /// "decoder", "dip", "deep-decoder"; throws strata::Error otherwise.
 DipNetwork parse_dip_network(const std::string& name);
 
@@ -50,7 +56,11 @@ struct RestoreOptions {
   /// Decoder only: the Lipschitz bound; 0: the task's default (1.4, inpainting 1.6, enhance 1.0).
   double lambda = 0.0;
   models::Upsampling upsampling = models::Upsampling::Bilinear;  ///< Decoder only
-  nn::SpectralNorm spectral_norm = nn::SpectralNorm::Power;      ///< Decoder only
+  /// Decoder only, Gaussian upsampling: σ per level (5 values) or one for every level; empty:
+  /// the authors' code's 0.1, 0.1, 0.1, 0.5, 0.5.
+  std::vector<double> gaussian_sigmas;
+  DecoderInput decoder_input = DecoderInput::Fourier;        ///< Decoder only
+  nn::SpectralNorm spectral_norm = nn::SpectralNorm::Power;  ///< Decoder only
   /// Decoder only: activations and convolutions in bfloat16 (CUDA) or float32 (float16
   /// overflows: the fit turned to NaN within 300 iterations on a 512² image).
   torch::Dtype compute_dtype = torch::kFloat32;
