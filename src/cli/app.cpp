@@ -19,7 +19,8 @@ std::map<const CLI::App*, CommandFn>& registry() {
 void add_global_options(CLI::App& app, GlobalOptions& g) {
   app.add_option("--device", g.device, "auto | cpu | cuda | cuda:N (auto: CUDA if present)")
       ->capture_default_str();
-  app.add_option("--threads", g.threads, "CPU threads for LibTorch (0: every core)")
+  app.add_option("--threads", g.threads,
+                 "CPU threads for LibTorch (0: every core, unless OMP_NUM_THREADS is set)")
       ->check(CLI::Range(0, 4096));
   app.add_option("--seed", g.seed, "random seed")->capture_default_str();
   app.add_flag("-q,--quiet", g.quiet, "no progress or log text on stderr");

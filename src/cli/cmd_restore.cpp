@@ -76,12 +76,13 @@ void add_fit_flags(CLI::App* sub, FitFlags& f) {
       ->check(CLI::IsMember({"bilinear", "gaussian"}));
   sub->add_option("--gaussian-sigma", f.gaussian_sigmas,
                   "Gaussian upsampling σ: one for every level or one per level (5); default "
-                  "0.1,0.1,0.1,0.5,0.5 (the authors' code; the thesis text: 0.5)")
+                  "0.1,0.1,0.1,0.5,0.5 (the authors' code; the thesis text: 0.5; with "
+                  "--upsampling gaussian only)")
       ->delimiter(',')
       ->check(CLI::Range(0.01, 10.0));
-  sub->add_option("--input", f.input,
+  sub->add_option("--decoder-input", f.input,
                   "the decoder's fixed input: fourier (sin/cos of U[0,1), the authors' code) or "
-                  "uniform (U[0,0.1), the thesis text)")
+                  "uniform (U[0,0.1), the thesis text; --net decoder only)")
       ->check(CLI::IsMember({"fourier", "uniform"}))
       ->capture_default_str();
   sub->add_option("--spectral-norm", f.spectral_norm,

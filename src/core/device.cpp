@@ -6,6 +6,9 @@
 #include <cstdlib>
 #include <limits>
 #include <thread>
+#ifdef __linux__
+#include <sched.h>
+#endif
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -44,7 +47,11 @@ void set_threads(int n) {
 
 void use_all_cores() {
   if (std::getenv("OMP_NUM_THREADS") != nullptr) return;
-  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  int cores = static_cast<int>(std::thread::hardware_concurrency());
+#ifdef __linux__
+  cpu_set_t allowed;  // the CPUs this process may run on (taskset, cgroup cpusets)
+  if (sched_getaffinity(0, sizeof(allowed), &allowed) == 0) cores = CPU_COUNT(&allowed);
+#endif
   if (cores > torch::get_num_threads()) torch::set_num_threads(cores);
 }
 

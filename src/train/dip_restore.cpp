@@ -124,10 +124,13 @@ void check_inputs(const torch::Tensor& y, const RestoreOptions& o) {
         "", "dip_restore: need max_iterations >= 1, lr >= 0, lambda >= 0, input_noise >= 0");
   check(o.network == DipNetwork::Decoder ||
             (o.lambda == 0.0 && o.upsampling == models::Upsampling::Bilinear &&
-             o.compute_dtype == torch::kFloat32 && !o.channels_last),
+             o.compute_dtype == torch::kFloat32 && !o.channels_last &&
+             o.decoder_input == DecoderInput::Fourier),
         "",
-        "dip_restore: lambda, Gaussian upsampling, reduced precision and channels-last apply to "
-        "the decoder network only");
+        "dip_restore: lambda, Gaussian upsampling, the decoder input, reduced precision and "
+        "channels-last apply to the decoder network only");
+  check(o.gaussian_sigmas.empty() || o.upsampling == models::Upsampling::Gaussian, "",
+        "dip_restore: Gaussian σ (--gaussian-sigma) without Gaussian upsampling");
   check(o.compute_dtype == torch::kFloat32 ||
             (o.compute_dtype == torch::kBFloat16 && o.device.is_cuda()),
         "", "dip_restore: compute in float32, or bfloat16 on a CUDA device (float16 overflows)");

@@ -261,8 +261,21 @@ TEST(DipRestore, DecoderInputAndGaussianSigmas) {
   const auto fourier = fit(train::DecoderInput::Fourier, {0.5});
   EXPECT_GT((fourier - fit(train::DecoderInput::Uniform, {0.5})).abs().max().item<double>(), 1e-4);
   EXPECT_GT((fourier - fit(train::DecoderInput::Fourier, {0.1})).abs().max().item<double>(), 1e-4);
-  EXPECT_EQ(fit(train::DecoderInput::Fourier, {0.1, 0.1, 0.1, 0.5, 0.5}).sizes(), img.sizes());
+  const auto five = fit(train::DecoderInput::Fourier, {0.1, 0.1, 0.1, 0.5, 0.5});
+  EXPECT_EQ(five.sizes(), img.sizes());
   EXPECT_THROW(fit(train::DecoderInput::Fourier, {0.5, 0.5}), Error);
+  // Five σ are one per level: the code's default list spelled out gives the default fit.
+  EXPECT_LT((fit(train::DecoderInput::Fourier, {}) - five).abs().max().item<double>(), 1e-6);
+  // Decoder-only settings are refused elsewhere: σ without Gaussian upsampling, and the input
+  // choice with a baseline network.
+  train::RestoreOptions o;
+  o.max_iterations = 1;
+  o.gaussian_sigmas = {0.5};
+  EXPECT_THROW(train::dip_restore(img, o), Error);
+  o.gaussian_sigmas.clear();
+  o.network = train::DipNetwork::Original;
+  o.decoder_input = train::DecoderInput::Uniform;
+  EXPECT_THROW(train::dip_restore(img, o), Error);
 }
 
 TEST(DipRestore, CliWritesImageAndLog) {
@@ -282,7 +295,7 @@ TEST(DipRestore, CliWritesImageAndLog) {
   EXPECT_FALSE(path_exists(dir.file("x.png")));
   for (const std::vector<std::string>& flags : {std::vector<std::string>{"--gaussian-sigma", "0"},
                                                 {"--gaussian-sigma", "0.5,0.5"},
-                                                {"--input", "gaussian"}}) {
+                                                {"--decoder-input", "gaussian"}}) {
     std::vector<std::string> args{"restore",  "denoise",         dir.file("in.png"),
                                   "-o",       dir.file("x.png"), "--upsampling",
                                   "gaussian", "--max-iters",     "2"};

@@ -97,8 +97,8 @@ enum class EdgeCombine {
 };
 
 /// Settings of hipe_edges. The defaults are the best measured on the BSDS500 test set (ODS 0.752;
-/// flips = 1 runs 4× faster at 0.740; docs/benchmarks.md); the paper's recipe is
-/// {24, {1}, EdgeCombine::Mean, 0, 1}.
+/// flips = 1 runs the guider a quarter as often and scores 0.740; docs/benchmarks.md); the paper's
+/// recipe is {24, {1}, EdgeCombine::Mean, 0, 1}.
 struct EdgeOptions {
   int recurrences = 6;                       ///< G^1..G^recurrences at every scale
   std::vector<double> scales{0.5, 0.75, 1};  ///< image scales (bilinear), maps resized back

@@ -8,13 +8,13 @@
 //   2. takes horizontal window sums of the K quantities (computed from the raw values) for each
 //      of the rows + 2r staged rows and the 32 output columns: a thread slides along a run of
 //      kTileRun columns (O(1) per pixel after its first window), lanes on consecutive rows;
-//   3. turns those into column prefix sums in place (a thread per column and quantity), then
-//      takes each output pixel's vertical window sum as the difference of two prefix sums and
-//      hands the K means and the pixel's own staged raw values to the Op's epilogue.
+//   3. takes the vertical window sums of those: a thread slides down a run of rows of one
+//      column, lanes on consecutive columns, and hands the K means and the pixel's own staged
+//      raw values to the Op's epilogue.
 // Out-of-image pixels count as zero and means divide by the number of in-image pixels
-// (border-clipped windows), as in the sweep. Sliding and prefix sums span at most rows + 2r
-// staged rows or kTileRun + 2r columns, so float drift stays bounded. Shared memory grows with (32
-// + 2r)(rows + 2r), so the tile is for r up to kTileMaxRadius; the sweep takes larger radii.
+// (border-clipped windows), as in the sweep. Every sliding sum restarts per run of at most
+// `rows` steps, so float drift stays bounded. Shared memory grows with (32 + 2r)(rows + 2r), so the
+// tile is for r up to kTileMaxRadius; the sweep takes larger radii.
 //
 // Ops are the sweep's (sweep.cuh); here quantities(v, q) must give q = 0 for v = 0.
 #pragma once
@@ -220,36 +220,29 @@ __global__ void __launch_bounds__(kTileThreads)
   }
   __syncthreads();
 
-  // 3a. Column prefix sums of the horizontal sums, in place: one thread per (column, quantity),
-  //     lanes on consecutive columns. (A sliding sum per run of rows paid a 2r + 1-row start for
-  //     every few rows: colour guide 267 -> 255 µs at 1080p on an H200.)
-  for (int task = t; task < K * W; task += blockDim.x) {
-    float* h = hsum + (task / W) * sum_plane + task % W;
-    float s = 0.f;
-#pragma unroll 8
-    for (int i = 0; i < staged_rows; ++i) {
-      s += h[i * HS];
-      h[i * HS] = s;
-    }
-  }
-  __syncthreads();
-
-  // 3b. Vertical sums over staged rows i .. i + 2r for output row i (the prefix through row
-  //     i + 2r minus the prefix through row i - 1), then the epilogue.
+  // 3. Vertical sums over staged rows i .. i + 2r for output row i, then the epilogue.
   const int column = t % W, groups = blockDim.x / W, x = x0 + column;
   const int per_group = (rows + groups - 1) / groups;
   const int i0 = (t / W) * per_group, i1 = min(min(rows, i0 + per_group), height - y0);
   if (x >= width || i0 >= i1) return;
   const float inv_cols = kInverses.of[window_count(x, r, width)];
+  float s[K];
+#pragma unroll
+  for (int k = 0; k < K; ++k) s[k] = 0.f;
+  for (int i = i0; i <= i0 + 2 * r; ++i)
+#pragma unroll
+    for (int k = 0; k < K; ++k) s[k] += hsum[k * sum_plane + i * HS + column];
   for (int i = i0; i < i1; ++i) {
+    if (i > i0)
+#pragma unroll
+      for (int k = 0; k < K; ++k)
+        s[k] += hsum[k * sum_plane + (i + 2 * r) * HS + column] -
+                hsum[k * sum_plane + (i - 1) * HS + column];
     const int y = y0 + i;
     const float inv = inv_cols * kInverses.of[window_count(y, r, height)];
     float mean[K], center[R];
 #pragma unroll
-    for (int k = 0; k < K; ++k) {
-      const float* h = hsum + k * sum_plane + column;
-      mean[k] = (h[(i + 2 * r) * HS] - (i > 0 ? h[(i - 1) * HS] : 0.f)) * inv;
-    }
+    for (int k = 0; k < K; ++k) mean[k] = s[k] * inv;
 #pragma unroll
     for (int k = 0; k < R; ++k)
       center[k] = k < kHaloed<Op> ? raw[k * raw_plane + (i + r) * stride + column + r]
