@@ -25,7 +25,7 @@ namespace {
 // The fitting options shared by `strata restore` and `strata eval restore`.
 struct FitFlags {
   std::string net = "decoder", upsampling = "bilinear", spectral_norm = "power", precision = "fp32",
-              input = "fourier";
+              decoder_input = "fourier";
   std::vector<double> gaussian_sigmas;
   int max_iters = 3000;
   double lambda = 0.0;
@@ -53,7 +53,7 @@ void apply_fit_flags(const FitFlags& f, Context& ctx, train::RestoreOptions& o) 
       f.upsampling == "gaussian" ? models::Upsampling::Gaussian : models::Upsampling::Bilinear;
   o.gaussian_sigmas = f.gaussian_sigmas;
   o.decoder_input =
-      f.input == "uniform" ? train::DecoderInput::Uniform : train::DecoderInput::Fourier;
+      f.decoder_input == "uniform" ? train::DecoderInput::Uniform : train::DecoderInput::Fourier;
   o.spectral_norm = f.spectral_norm == "exact" ? nn::SpectralNorm::Exact : nn::SpectralNorm::Power;
   o.compute_dtype = parse_precision(f.precision);
   o.channels_last = f.channels_last;
@@ -80,7 +80,7 @@ void add_fit_flags(CLI::App* sub, FitFlags& f) {
                   "--upsampling gaussian only)")
       ->delimiter(',')
       ->check(CLI::Range(0.01, 10.0));
-  sub->add_option("--decoder-input", f.input,
+  sub->add_option("--decoder-input", f.decoder_input,
                   "the decoder's fixed input: fourier (sin/cos of U[0,1), the authors' code) or "
                   "uniform (U[0,0.1), the thesis text; --net decoder only)")
       ->check(CLI::IsMember({"fourier", "uniform"}))

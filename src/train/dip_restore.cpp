@@ -48,9 +48,6 @@ Network make_decoder(const RestoreOptions& o, int channels, std::int64_t h, std:
   net.spectral_norm = o.spectral_norm;
   net.compute_dtype = o.compute_dtype;
   net.channels_last = o.channels_last;
-  check(o.gaussian_sigmas.size() <= 1 || o.gaussian_sigmas.size() == net.sigmas.size(), "",
-        "gaussian_sigmas (--gaussian-sigma): one σ for every level or one per level (" +
-            std::to_string(net.sigmas.size()) + ")");
   if (o.gaussian_sigmas.size() == 1)
     net.sigmas.assign(static_cast<std::size_t>(net.levels), o.gaussian_sigmas.front());
   else if (!o.gaussian_sigmas.empty())
@@ -131,6 +128,10 @@ void check_inputs(const torch::Tensor& y, const RestoreOptions& o) {
         "channels-last apply to the decoder network only");
   check(o.gaussian_sigmas.empty() || o.upsampling == models::Upsampling::Gaussian, "",
         "dip_restore: Gaussian σ (--gaussian-sigma) without Gaussian upsampling");
+  const std::size_t levels = models::DipDecoderOptions{}.sigmas.size();
+  check(o.gaussian_sigmas.size() <= 1 || o.gaussian_sigmas.size() == levels, "",
+        "gaussian_sigmas (--gaussian-sigma): one σ for every level or one per level (" +
+            std::to_string(levels) + ")");
   check(o.compute_dtype == torch::kFloat32 ||
             (o.compute_dtype == torch::kBFloat16 && o.device.is_cuda()),
         "", "dip_restore: compute in float32, or bfloat16 on a CUDA device (float16 overflows)");
