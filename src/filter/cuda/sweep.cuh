@@ -57,6 +57,41 @@ const char* allow_shared_memory(Kernel kernel, std::size_t bytes, SharedMemoryLi
   return nullptr;
 }
 
+/// Programmatic dependent launch (Hopper): a kernel launched by launch_dependent may start its
+/// blocks while the kernel before it in the stream finishes its last ones (measured on an H100 at
+/// 1080p: gray-guide guided filter 113.6 → 110.2 µs, box 32.5 → 30.9 µs). Such a kernel calls
+/// await_previous_grid() before it touches global memory, and allow_next_grid() to let the next
+/// one start early likewise. Both are no-ops before sm_90 and for ordinary launches.
+__device__ inline void await_previous_grid() {
+#if __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+__device__ inline void allow_next_grid() {
+#if __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;\n" ::);
+#endif
+}
+
+/// Launches kernel<<<grid, threads, bytes, stream>>>(args...) as a programmatic dependent launch;
+/// nullptr or CUDA's error string.
+template <class... Params, class... Args>
+const char* launch_dependent(void (*kernel)(Params...), dim3 grid, int threads, std::size_t bytes,
+                             cudaStream_t stream, Args... args) {
+  cudaLaunchAttribute attribute{};
+  attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attribute.val.programmaticStreamSerializationAllowed = 1;
+  cudaLaunchConfig_t config{};
+  config.gridDim = grid;
+  config.blockDim = dim3(threads);
+  config.dynamicSmemBytes = bytes;
+  config.stream = stream;
+  config.attrs = &attribute;
+  config.numAttrs = 1;
+  const cudaError_t e = cudaLaunchKernelEx(&config, kernel, args...);
+  return e == cudaSuccess ? nullptr : cudaGetErrorString(e);
+}
+
 /// Strided N×C×H×W device view whose element offsets all fit in int (checked on the host, in
 /// fused.cpp), so index arithmetic is 32-bit: one integer multiply-add per coordinate.
 template <class T>
@@ -168,6 +203,8 @@ __global__ void sweep_kernel(const Op op, int height, int width, int r, int rows
   const Slice z = op.slice(blockIdx.z);
   const int x0 = blockIdx.x * (span - 2 * r) - r + t * C;  // the thread's first column
   const int y0 = blockIdx.y * rows, y1 = min(height, y0 + rows);
+  await_previous_grid();
+  allow_next_grid();
 
   // Start from the window of row y0 - 1, rows [y0 - r - 1, y0 + r - 1]; each step then adds row
   // y + r and drops row y - r - 1. (Loading the next row's values one step ahead, to hide their
@@ -249,9 +286,8 @@ const char* sweep(const Op& op, int slices, int height, int width, int r, cudaSt
   const std::size_t bytes = sizeof(float) * static_cast<std::size_t>(Op::K) * (span + 32);
   static SharedMemoryLimit limit;  // per Op type
   if (const char* error = allow_shared_memory(sweep_kernel<Op>, bytes, limit)) return error;
-  sweep_kernel<Op><<<grid, threads, bytes, stream>>>(op, height, width, r, rows);
-  const cudaError_t e = cudaGetLastError();
-  return e == cudaSuccess ? nullptr : cudaGetErrorString(e);
+  return launch_dependent(sweep_kernel<Op>, grid, threads, bytes, stream, op, height, width, r,
+                          rows);
 }
 
 }  // namespace strata::filter::cuda

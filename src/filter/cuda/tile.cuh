@@ -181,6 +181,8 @@ __global__ void __launch_bounds__(kTileThreads)
   float* center_raw = hsum + K * sum_plane;        // kCenter × rows × W
   const int x0 = blockIdx.x * W, y0 = blockIdx.y * rows, t = threadIdx.x;
   const Slice z = op.slice(blockIdx.z);
+  await_previous_grid();
+  allow_next_grid();
 
   // 1. Stage the haloed raw values of the staged block, then the center-only ones of the tile.
   if (x0 - r >= 0 && x0 + W + r <= width && y0 - r >= 0 && y0 + rows + r <= height)
@@ -278,9 +280,8 @@ const char* tile(const Op& op, int slices, int height, int width, int r, int row
   const int staged_cols = kTileWidth + 2 * r;
   const TileShape shape{r, rows, kTileThreads / staged_cols, kTileThreads % staged_cols,
                         1.f / static_cast<float>(staged_cols)};
-  tile_kernel<Op><<<grid, kTileThreads, bytes, stream>>>(op, height, width, shape);
-  const cudaError_t e = cudaGetLastError();
-  return e == cudaSuccess ? nullptr : cudaGetErrorString(e);
+  return launch_dependent(tile_kernel<Op>, grid, kTileThreads, bytes, stream, op, height, width,
+                          shape);
 }
 
 }  // namespace strata::filter::cuda
