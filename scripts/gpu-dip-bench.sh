@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run ON THE GPU MACHINE: deep-image-prior benchmark runs (`strata eval restore`) on fixed subsets.
 # Usage: scripts/gpu-dip-bench.sh OUTDIR DATADIR RUN...
-#   RUN = TASK:LEVEL:NET[:PRECISION[-cl]] (-cl: channels-last), e.g. denoise:25:decoder, deblock:10:dip, inpaint:0.25:decoder,
+#   RUN = TASK:LEVEL:NET[:PRECISION[-nchw]] (-nchw: NCHW decoder activations), e.g. denoise:25:decoder, deblock:10:dip, inpaint:0.25:decoder,
 #         sr:4:decoder, speed:0:decoder:bf16 (300 fixed iterations on DATADIR/k512, 512×512).
 # DATADIR holds cbsd68/, live1/, set5/ and k512/ (copies of ../shared/data/denoise/cbsd68,
 # deblock/live1, sr/set5 and a 512×512 Kodak image). Subsets: the first $LIMIT images (default 4)
@@ -20,8 +20,8 @@ limit=${LIMIT:-4}
 for run in "$@"; do
   IFS=: read -r task level net precision <<< "$run"
   precision=${precision:-fp32}
-  args=(--net "$net" --precision "${precision%-cl}")
-  [ "$precision" != "${precision%-cl}" ] && args+=(--channels-last)
+  args=(--net "$net" --precision "${precision%-nchw}")
+  [ "$precision" != "${precision%-nchw}" ] && args+=(--nchw)
   case $task in
     denoise) args+=(--images "$data/cbsd68" --sigma "$level") ;;
     deblock) args+=(--images "$data/live1" --quality "$level") ;;

@@ -29,7 +29,7 @@ struct FitFlags {
   std::vector<double> gaussian_sigmas;
   int max_iters = 3000;
   double lambda = 0.0;
-  bool no_auto_stop = false, channels_last = false, no_cuda_graph = false;
+  bool no_auto_stop = false, nchw = false, no_cuda_graph = false;
 };
 
 struct RestoreCommand {
@@ -56,7 +56,7 @@ void apply_fit_flags(const FitFlags& f, Context& ctx, train::RestoreOptions& o) 
       f.decoder_input == "uniform" ? train::DecoderInput::Uniform : train::DecoderInput::Fourier;
   o.spectral_norm = f.spectral_norm == "exact" ? nn::SpectralNorm::Exact : nn::SpectralNorm::Power;
   o.compute_dtype = parse_precision(f.precision);
-  o.channels_last = f.channels_last;
+  o.channels_last = !f.nchw;
   o.auto_stop = !f.no_auto_stop;
   o.cuda_graph = !f.no_cuda_graph;
   o.seed = ctx.options().seed;
@@ -93,8 +93,10 @@ void add_fit_flags(CLI::App* sub, FitFlags& f) {
                   "CUDA only; parameters and the optimiser stay fp32)")
       ->check(CLI::IsMember({"fp32", "bf16"}))
       ->capture_default_str();
-  sub->add_flag("--channels-last", f.channels_last,
-                "channels-last activations (--net decoder only)");
+  sub->add_flag("--nchw", f.nchw,
+                "on CUDA, NCHW activations instead of channels-last (--net decoder; for "
+                "comparison: channels-last runs strata's kernels, 4.5 against 8.3 ms per bf16 "
+                "iteration at 512²)");
   sub->add_flag("--no-auto-stop", f.no_auto_stop, "run to the iteration cap");
   sub->add_flag("--no-cuda-graph", f.no_cuda_graph,
                 "on CUDA, launch every kernel of every iteration instead of replaying a recorded "

@@ -6,12 +6,15 @@
 #include <string>
 
 #include "strata/core/error.hpp"
+#include "strata/nn/layers.hpp"
 
 namespace strata::models {
 
 namespace {
 
 namespace tnn = torch::nn;
+
+constexpr double kSlope = 0.01;  // LeakyReLU
 
 // unetConv2: [3×3 Lipschitz conv, mean-only norm, LeakyReLU 0.01] × 2.
 tnn::Sequential unet_conv2(int in, int out, const DipDecoderOptions& o) {
@@ -20,18 +23,9 @@ tnn::Sequential unet_conv2(int in, int out, const DipDecoderOptions& o) {
     s->push_back(
         nn::LipschitzConv2d(nn::LipschitzConvOptions{c_in, out, 3, o.lambda, o.spectral_norm, 1}));
     s->push_back(nn::MeanOnlyNorm(out));
-    s->push_back(tnn::LeakyReLU(tnn::LeakyReLUOptions().negative_slope(0.01)));
+    s->push_back(tnn::LeakyReLU(tnn::LeakyReLUOptions().negative_slope(kSlope)));
   }
   return s;
-}
-
-torch::Tensor upsample(const torch::Tensor& x, const DipDecoderOptions& o, std::size_t level) {
-  namespace F = torch::nn::functional;
-  if (o.upsampling == Upsampling::Gaussian) return nn::gaussian_upsample(x, o.sigmas.at(level));
-  return F::interpolate(x, F::InterpolateFuncOptions()
-                               .scale_factor(std::vector<double>{2.0, 2.0})
-                               .mode(torch::kBilinear)
-                               .align_corners(false));
 }
 
 }  // namespace
@@ -51,16 +45,39 @@ DipDecoderImpl::DipDecoderImpl(const DipDecoderOptions& options) : options_(opti
   // He (kaiming-uniform, a = 0) weights like every other layer (thesis §2.5; the authors' conv()):
   // LibTorch's default bound 1/√fan_in started the output 2.45× weaker.
   torch::NoGradGuard no_grad;
+  for (auto& p : named_parameters())
+    if (p.key().rfind("block", 0) == 0 && p.key().size() > 5 &&
+        p.key().compare(p.key().size() - 5, 5, ".bias") == 0)
+      p.value().requires_grad_(false);
   const double fan_in = options.width;
   head_->weight.uniform_(-std::sqrt(6.0 / fan_in), std::sqrt(6.0 / fan_in));
 }
 
+// The unetConv2 blocks run layer by layer: each convolution takes an input already padded, and
+// its mean-only norm, LeakyReLU, the ×2 upsampling after the block's second layer and the next
+// layer's padding are one nn::mean_norm_act_pad (one pass each way on CUDA channels-last). The
+// convolutions skip their biases: the mean-only norm right after subtracts every plane's mean,
+// so a per-channel constant cancels exactly (its gradient is exactly zero; the biases are frozen
+// in the constructor).
 torch::Tensor DipDecoderImpl::forward(const torch::Tensor& z) {
   auto x = z.to(options_.compute_dtype);
   if (options_.channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
-  x = blocks_[0]->forward(x);
-  for (std::size_t level = 1; level < blocks_.size(); ++level)
-    x = blocks_[level]->forward(upsample(x, options_, level - 1));
+  auto padded = nn::reflection_pad(x, 1);
+  const std::size_t last = blocks_.size() - 1;
+  for (std::size_t level = 0; level <= last; ++level)
+    for (std::size_t j = 0; j < 2; ++j) {
+      const auto& block = blocks_[level];
+      const auto y = block->ptr(3 * j)->as<nn::LipschitzConv2dImpl>()->convolve(padded, false);
+      const auto& beta = block->ptr(3 * j + 1)->as<nn::MeanOnlyNormImpl>()->beta();
+      if (level == last && j == 1) {
+        x = nn::mean_norm_act_pad(y, beta, kSlope, 0, false);
+      } else if (j == 0 || options_.upsampling == Upsampling::Bilinear) {
+        padded = nn::mean_norm_act_pad(y, beta, kSlope, 1, j == 1);
+      } else {  // Gaussian-controlled upsampling (Eq. 2.6) between the norm and the padding
+        const auto a = nn::mean_norm_act_pad(y, beta, kSlope, 0, false);
+        padded = nn::reflection_pad(nn::gaussian_upsample(a, options_.sigmas.at(level)), 1);
+      }
+    }
   return torch::sigmoid(head_->forward(x.to(torch::kFloat32)));
 }
 

@@ -32,16 +32,19 @@ bool channels_last(const torch::Tensor& x) {
 
 #ifdef STRATA_HAVE_CUDA_KERNELS
 
-// The NHWC kernels take inference (no autograd) on contiguous channels-last CUDA activations in
-// float32/float16/bfloat16 with C % 4 == 0.
-bool nhwc_kernels(const torch::Tensor& x) {
+// The NHWC kernels take contiguous channels-last CUDA activations in float32/float16/bfloat16
+// with C % 4 == 0.
+bool nhwc_layout(const torch::Tensor& x) {
   const auto t = x.scalar_type();
   return x.is_cuda() && x.dim() == 4 && x.numel() > 0 &&
          x.is_contiguous(torch::MemoryFormat::ChannelsLast) &&
          (t == torch::kFloat32 || t == torch::kFloat16 || t == torch::kBFloat16) &&
          x.size(1) % 4 == 0 && x.size(1) <= cuda::kMaxChannels &&
-         x.size(2) * x.size(3) < (std::int64_t{1} << 31) && !records_grad(x);
+         4 * x.size(2) * x.size(3) < (std::int64_t{1} << 31);
 }
+
+// ... for inference (no autograd): instance norm and reflection padding.
+bool nhwc_kernels(const torch::Tensor& x) { return nhwc_layout(x) && !records_grad(x); }
 
 cuda::Nhwc describe(const torch::Tensor& t) {
   cuda::Nhwc d;
@@ -82,7 +85,74 @@ torch::Tensor nhwc_normalize_pad(const torch::Tensor& x, bool normalise, double 
   return out;
 }
 
+torch::Tensor channels_last_empty(std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w,
+                                  const torch::Tensor& like) {
+  return torch::empty({n, c, h, w},
+                      like.options().memory_format(torch::MemoryFormat::ChannelsLast));
+}
+
+// mean_norm_act_pad by the NHWC kernels, with its backward pass.
+class MeanActPad : public torch::autograd::Function<MeanActPad> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& y,
+                               const torch::Tensor& beta, double slope, std::int64_t pad,
+                               bool upsample) {
+    const c10::cuda::CUDAGuard guard(y.device());
+    void* stream = c10::cuda::getCurrentCUDAStream().stream();
+    const std::int64_t n = y.size(0), c = y.size(1), s = upsample ? 2 : 1;
+    auto sums = torch::zeros({n, c, 2}, y.options().dtype(torch::kFloat64));
+    auto affine = torch::empty({n, c, 2}, y.options().dtype(torch::kFloat32));
+    const auto b = beta.to(y.device(), torch::kFloat32).contiguous();
+    auto out = channels_last_empty(n, c, s * y.size(2) + 2 * pad, s * y.size(3) + 2 * pad, y);
+    check_launch(cuda::plane_sums(describe(y), sums.data_ptr<double>(), stream), "mean_norm");
+    check_launch(cuda::mean_act_pad(describe(y), sums.data_ptr<double>(), b.data_ptr<float>(),
+                                    affine.data_ptr<float>(), static_cast<float>(slope),
+                                    static_cast<int>(pad), upsample, describe(out), stream),
+                 "mean_norm");
+    ctx->save_for_backward({y, affine});
+    ctx->saved_data["slope"] = slope;
+    ctx->saved_data["pad"] = pad;
+    ctx->saved_data["upsample"] = upsample;
+    ctx->saved_data["beta_dtype"] = static_cast<std::int64_t>(beta.scalar_type());
+    return out;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const auto& y = saved[0];
+    const auto& affine = saved[1];
+    if (!grads[0].defined()) return {torch::Tensor(), torch::Tensor(), {}, {}, {}};
+    const c10::cuda::CUDAGuard guard(y.device());
+    void* stream = c10::cuda::getCurrentCUDAStream().stream();
+    const auto grad_out =
+        grads[0].to(y.scalar_type()).contiguous(torch::MemoryFormat::ChannelsLast);
+    auto grad_y = channels_last_empty(y.size(0), y.size(1), y.size(2), y.size(3), y);
+    auto sums = torch::zeros({y.size(0), y.size(1)}, y.options().dtype(torch::kFloat64));
+    check_launch(
+        cuda::mean_act_pad_backward(describe(grad_out), describe(y), affine.data_ptr<float>(),
+                                    static_cast<float>(ctx->saved_data["slope"].toDouble()),
+                                    static_cast<int>(ctx->saved_data["pad"].toInt()),
+                                    ctx->saved_data["upsample"].toBool(), describe(grad_y),
+                                    sums.data_ptr<double>(), stream),
+        "mean_norm backward");
+    const auto beta_dtype = static_cast<torch::ScalarType>(ctx->saved_data["beta_dtype"].toInt());
+    return {grad_y, sums.sum(0).to(beta_dtype), {}, {}, {}};
+  }
+};
+
+bool mean_act_pad_kernels(const torch::Tensor& y, const torch::Tensor& beta) {
+  return nhwc_layout(y) && beta.is_cuda();
+}
+
 #else
+bool mean_act_pad_kernels(const torch::Tensor&, const torch::Tensor&) { return false; }
+struct MeanActPad {  // never called: mean_act_pad_kernels() is false
+  static torch::Tensor apply(const torch::Tensor& y, const torch::Tensor&, double, std::int64_t,
+                             bool) {
+    return y;
+  }
+};
 bool nhwc_kernels(const torch::Tensor&) { return false; }
 torch::Tensor nhwc_normalize_pad(const torch::Tensor& x, bool, double, double, std::int64_t) {
   return x;  // never called: nhwc_kernels() is false
@@ -137,6 +207,24 @@ torch::Tensor instance_norm_act_pad(const torch::Tensor& x, double slope, std::i
   if (nhwc_kernels(x)) return nhwc_normalize_pad(x, true, eps, slope, pad);
   const auto y = leaky(instance_norm(x, eps), slope);
   return pad > 0 ? reflection_pad(y, pad) : y;
+}
+
+torch::Tensor mean_norm_act_pad(const torch::Tensor& y, const torch::Tensor& beta, double slope,
+                                std::int64_t pad, bool upsample) {
+  check(y.dim() == 4 && beta.dim() == 1 && beta.size(0) == y.size(1), "",
+        "mean_norm_act_pad: expected N×C×H×W and C values of beta");
+  const std::int64_t s = upsample ? 2 : 1;
+  check(pad >= 0 && pad < s * y.size(2) && pad < s * y.size(3), "",
+        "mean_norm_act_pad: the pad must be smaller than the image");
+  if (mean_act_pad_kernels(y, beta)) return MeanActPad::apply(y, beta, slope, pad, upsample);
+  auto a = y - y.mean({2, 3}, true) + beta.to(y.scalar_type()).view({1, -1, 1, 1});
+  if (slope != 1.0) a = torch::leaky_relu(a, slope);
+  if (upsample)
+    a = F::interpolate(a, F::InterpolateFuncOptions()
+                              .scale_factor(std::vector<double>{2.0, 2.0})
+                              .mode(torch::kBilinear)
+                              .align_corners(false));
+  return pad > 0 ? reflection_pad(a, pad) : a;
 }
 
 namespace {

@@ -88,18 +88,21 @@ torch::Tensor LipschitzConv2dImpl::effective_weight() {
 }
 
 torch::Tensor LipschitzConv2dImpl::forward(const torch::Tensor& x) {
-  const int pad = (options_.kernel - 1) / 2;
-  const auto padded = reflection_pad(x, pad);
-  const auto dtype = x.scalar_type();  // the compute dtype; parameters stay float32
-  return F::conv2d(padded, effective_weight().to(dtype),
-                   F::Conv2dFuncOptions().bias(bias_.to(dtype)));
+  return convolve(reflection_pad(x, (options_.kernel - 1) / 2));
+}
+
+torch::Tensor LipschitzConv2dImpl::convolve(const torch::Tensor& padded, bool bias) {
+  const auto dtype = padded.scalar_type();  // the compute dtype; parameters stay float32
+  auto options = F::Conv2dFuncOptions();
+  if (bias) options.bias(bias_.to(dtype));
+  return F::conv2d(padded, effective_weight().to(dtype), options);
 }
 
 MeanOnlyNormImpl::MeanOnlyNormImpl(int channels)
     : beta_(register_parameter("beta", torch::zeros({channels}))) {}
 
 torch::Tensor MeanOnlyNormImpl::forward(const torch::Tensor& x) {
-  return x - x.mean({2, 3}, true) + beta_.to(x.scalar_type()).view({1, -1, 1, 1});
+  return mean_norm_act_pad(x, beta_, 1.0, 0, false);
 }
 
 torch::Tensor gaussian_upsampling_taps(double sigma) {

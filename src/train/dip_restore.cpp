@@ -47,7 +47,7 @@ Network make_decoder(const RestoreOptions& o, int channels, std::int64_t h, std:
   net.upsampling = o.upsampling;
   net.spectral_norm = o.spectral_norm;
   net.compute_dtype = o.compute_dtype;
-  net.channels_last = o.channels_last;
+  net.channels_last = o.channels_last && o.device.is_cuda();
   if (o.gaussian_sigmas.size() == 1)
     net.sigmas.assign(static_cast<std::size_t>(net.levels), o.gaussian_sigmas.front());
   else if (!o.gaussian_sigmas.empty())
@@ -121,11 +121,10 @@ void check_inputs(const torch::Tensor& y, const RestoreOptions& o) {
         "", "dip_restore: need max_iterations >= 1, lr >= 0, lambda >= 0, input_noise >= 0");
   check(o.network == DipNetwork::Decoder ||
             (o.lambda == 0.0 && o.upsampling == models::Upsampling::Bilinear &&
-             o.compute_dtype == torch::kFloat32 && !o.channels_last &&
-             o.decoder_input == DecoderInput::Fourier),
+             o.compute_dtype == torch::kFloat32 && o.decoder_input == DecoderInput::Fourier),
         "",
-        "dip_restore: lambda, Gaussian upsampling, the decoder input, reduced precision and "
-        "channels-last apply to the decoder network only");
+        "dip_restore: lambda, Gaussian upsampling, the decoder input and reduced precision "
+        "apply to the decoder network only");
   check(o.gaussian_sigmas.empty() || o.upsampling == models::Upsampling::Gaussian, "",
         "dip_restore: Gaussian σ (--gaussian-sigma) without Gaussian upsampling");
   const std::size_t levels = models::DipDecoderOptions{}.sigmas.size();
@@ -174,7 +173,10 @@ RestoreResult dip_restore(const torch::Tensor& degraded, const RestoreOptions& o
 
   torch::manual_seed(static_cast<std::int64_t>(o.seed));
   auto net = make_network(o, static_cast<int>(c), out_h, out_w);
-  Adam adam(net.module.ptr()->parameters(), net.lr);
+  std::vector<torch::Tensor> trainable;  // the Decoder's frozen convolution biases left out
+  for (const auto& p : net.module.ptr()->parameters())
+    if (p.requires_grad()) trainable.push_back(p);
+  Adam adam(trainable, net.lr);
   eval::AutoStop stop(static_cast<std::size_t>(o.stop_window), o.stop_epsilon);
 
   const auto target = o.task == RestoreTask::Inpaint ? y * o.mask : y;

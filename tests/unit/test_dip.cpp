@@ -61,6 +61,53 @@ TEST(DipDecoder, ShapesAndRange) {
   EXPECT_EQ(torch::equal(fourier_input(4, 6, 32, 7), fourier_input(4, 6, 32, 7)), true);
 }
 
+// The decoder's layer-by-layer forward (nn::mean_norm_act_pad between the convolutions) against
+// its modules run as a plain sequence: unetConv2 blocks with ×2 bilinear upsampling between them,
+// then the 1×1 head and the sigmoid. Exact Lipschitz normalisation, so that repeated forward
+// passes use the same weights; on CUDA also channels-last (strata's kernels).
+TEST(DipDecoder, LayerByLayerForwardEqualsTheSequence) {
+  torch::manual_seed(4);
+  DipDecoderOptions o;
+  o.width = 8;
+  o.levels = 3;
+  o.spectral_norm = nn::SpectralNorm::Exact;
+  DipDecoder net(o);
+  std::vector<torch::nn::Sequential> blocks;
+  torch::nn::Conv2d head{nullptr};
+  for (const auto& child : net->named_children()) {
+    if (auto block = std::dynamic_pointer_cast<torch::nn::SequentialImpl>(child.value()))
+      blocks.emplace_back(block);
+    else
+      head = torch::nn::Conv2d(std::dynamic_pointer_cast<torch::nn::Conv2dImpl>(child.value()));
+  }
+  ASSERT_EQ(blocks.size(), 4u);
+  ASSERT_TRUE(head);
+  const auto sequence = [&](torch::Tensor x) {
+    namespace F = torch::nn::functional;
+    x = blocks[0]->forward(x);
+    for (std::size_t i = 1; i < blocks.size(); ++i)
+      x = blocks[i]->forward(F::interpolate(x, F::InterpolateFuncOptions()
+                                                   .scale_factor(std::vector<double>{2.0, 2.0})
+                                                   .mode(torch::kBilinear)
+                                                   .align_corners(false)));
+    return torch::sigmoid(head->forward(x));
+  };
+  const auto z = fourier_input(5, 6, 32, 3);
+  torch::NoGradGuard no_grad;
+  EXPECT_LE(testing::max_abs_diff(net->forward(z), sequence(z)), 1e-6);
+  if (!testing::cuda_available()) return;
+  net->to(torch::kCUDA);
+  DipDecoderOptions cl = o;
+  cl.channels_last = true;
+  DipDecoder fused(cl);
+  fused->to(torch::kCUDA);
+  const auto source = net->named_parameters();
+  for (auto& p : fused->named_parameters()) p.value().copy_(source[p.key()]);
+  const auto zc = z.to(torch::kCUDA);
+  // cuDNN picks other convolution algorithms for channels-last tensors (and TF32 by default)
+  EXPECT_LE(testing::max_abs_diff(fused->forward(zc), sequence(zc)), 3e-4);
+}
+
 TEST(Lipschitz, ExactNormalisationBoundsTheSpectralNorm) {
   torch::manual_seed(1);
   nn::LipschitzConv2d conv(nn::LipschitzConvOptions{128, 128, 3, 1.4, nn::SpectralNorm::Exact, 1});

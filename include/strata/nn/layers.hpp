@@ -29,6 +29,16 @@ torch::Tensor reflection_pad(const torch::Tensor& x, std::int64_t pad);
 torch::Tensor instance_norm_act_pad(const torch::Tensor& x, double slope, std::int64_t pad,
                                     double eps = 1e-5);
 
+/// reflection_pad(up(act(y − mean(y) + β)), pad): the deep-image-prior decoder's step after a
+/// convolution: mean-only norm (the mean of every (sample, channel) plane, β per channel), act(v) =
+/// v > 0 ? v : slope·v, a ×2 bilinear upsampling (align_corners false) when `upsample`, and the
+/// next convolution's reflection padding (pad < the upsampled size). With autograd (y and β). On
+/// CUDA channels-last activations in float32/float16/bfloat16 with C % 4 == 0, strata's NHWC
+/// kernels: the plane means, then one pass each way (the backward folds the padding and the
+/// upsampling back in one gather, then subtracts the plane means); elsewhere LibTorch ops.
+torch::Tensor mean_norm_act_pad(const torch::Tensor& y, const torch::Tensor& beta, double slope,
+                                std::int64_t pad, bool upsample);
+
 class InstanceNormImpl : public torch::nn::Module {
  public:
   explicit InstanceNormImpl(double eps = 1e-5) : eps_(eps) {}

@@ -34,6 +34,9 @@ class LipschitzConv2dImpl : public torch::nn::Module {
  public:
   explicit LipschitzConv2dImpl(const LipschitzConvOptions& options);
   torch::Tensor forward(const torch::Tensor& x);
+  /// The convolution alone, on an input already reflect-padded by (k−1)/2 (e.g. by
+  /// mean_norm_act_pad); without the bias when !bias.
+  torch::Tensor convolve(const torch::Tensor& padded, bool bias = true);
   /// The ‖W‖_sn estimate of the last forward pass (0 before any or with λ = 0).
   double last_spectral_norm() const;
   /// The weight actually used: W / max(1, ‖W‖_sn / λ).
@@ -54,6 +57,7 @@ class MeanOnlyNormImpl : public torch::nn::Module {
  public:
   explicit MeanOnlyNormImpl(int channels);
   torch::Tensor forward(const torch::Tensor& x);
+  const torch::Tensor& beta() const { return beta_; }
 
  private:
   torch::Tensor beta_;

@@ -64,7 +64,10 @@ struct RestoreOptions {
   /// Decoder only: activations and convolutions in bfloat16 (CUDA) or float32 (float16
   /// overflows: the fit turned to NaN within 300 iterations on a 512² image).
   torch::Dtype compute_dtype = torch::kFloat32;
-  bool channels_last = false;  ///< Decoder only: channels-last activations
+  /// Decoder on CUDA: channels-last activations, so that the mean-only norm, LeakyReLU,
+  /// upsampling and padding run as strata's NHWC kernels (ignored on the CPU and by the
+  /// baselines).
+  bool channels_last = true;
   bool auto_stop = true;
   /// On CUDA, record one iteration as a CUDA graph and replay it (builds with the CUDA kernels;
   /// not for sr, Gaussian upsampling or input noise). Same arithmetic as the eager loop.

@@ -1,7 +1,8 @@
 // strata's CUDA kernels for the nn layers on channels-last (NHWC) activations: instance-norm
-// statistics and one "normalise, activate, reflect-pad" pass. Torch-free on purpose: compiled by
-// nvcc without LibTorch headers, called from src/nn/layers.cpp, which owns the tensors. Built only
-// when LibTorch has CUDA (CMake option STRATA_CUDA_KERNELS).
+// statistics and one "normalise, activate, reflect-pad" pass; the deep-image-prior decoder's
+// "mean-only norm, LeakyReLU, (×2 bilinear upsampling,) reflect-pad" step with its backward pass.
+// Torch-free on purpose: compiled by nvcc without LibTorch headers, called from src/nn/layers.cpp,
+// which owns the tensors. Built only when LibTorch has CUDA (CMake option STRATA_CUDA_KERNELS).
 #pragma once
 
 #include <cstdint>
@@ -33,5 +34,20 @@ const char* plane_sums(const Nhwc& x, double* stats, void* stream);
 /// workspace of N×C×2 values (rstd, −mean·rstd), unused when stats is null.
 const char* normalize_pad(const Nhwc& x, const double* stats, float eps, float* affine, float slope,
                           int pad, const Nhwc& out, void* stream);
+
+/// The DIP decoder's step after a convolution (forward): out = pad(up(act(y − mean(y) + β))) with
+/// the plane means from plane_sums (stats), β float32 per channel, act as in normalize_pad, up a
+/// ×2 bilinear upsampling (align_corners false, as torch's interpolate) when `upsample`, pad a
+/// reflection by `pad`. `affine` (float32 N×C×2 workspace) receives (1, β − mean) per plane, which
+/// the backward pass takes again. out is N×(s·H + 2pad)×(s·W + 2pad)×C, s = 2 when upsampling.
+const char* mean_act_pad(const Nhwc& y, const double* stats, const float* beta, float* affine,
+                         float slope, int pad, bool upsample, const Nhwc& out, void* stream);
+
+/// Backward of mean_act_pad: grad_y (y's shape and scalar) = g − mean_plane(g) with
+/// g = act'(a) · (the gradient of out folded back through the padding and the upsampling), and
+/// sums (float64 N×C, zeroed by the caller) = Σ_plane g, the gradient of β summed over samples.
+const char* mean_act_pad_backward(const Nhwc& grad_out, const Nhwc& y, const float* affine,
+                                  float slope, int pad, bool upsample, const Nhwc& grad_y,
+                                  double* sums, void* stream);
 
 }  // namespace strata::nn::cuda
