@@ -40,6 +40,11 @@ DipDecoderImpl::DipDecoderImpl(const DipDecoderOptions& options) : options_(opti
     blocks_.push_back(register_module(
         "block" + std::to_string(i),
         unet_conv2(i == 0 ? options.input_channels : options.width, options.width, options)));
+  {
+    std::vector<torch::Tensor> u;
+    for (auto* layer : grouped_layers()) u.push_back(layer->named_buffers()["u"]);
+    if (!u.empty()) group_u_ = register_buffer("lipschitz_u", torch::stack(u));
+  }
   head_ = register_module("head",
                           tnn::Conv2d(tnn::Conv2dOptions(options.width, options.out_channels, 1)));
   // He (kaiming-uniform, a = 0) weights like every other layer (thesis §2.5; the authors' conv()):
@@ -53,6 +58,21 @@ DipDecoderImpl::DipDecoderImpl(const DipDecoderOptions& options) : options_(opti
   head_->weight.uniform_(-std::sqrt(6.0 / fan_in), std::sqrt(6.0 / fan_in));
 }
 
+nn::LipschitzConv2dImpl* DipDecoderImpl::conv(std::size_t level, std::size_t j) const {
+  return blocks_[level]->ptr(3 * j)->as<nn::LipschitzConv2dImpl>();
+}
+
+// Every 3×3 layer but a first one whose input width differs; with power iteration and λ > 0 only.
+std::vector<nn::LipschitzConv2dImpl*> DipDecoderImpl::grouped_layers() const {
+  std::vector<nn::LipschitzConv2dImpl*> layers;
+  if (options_.spectral_norm != nn::SpectralNorm::Power || options_.lambda <= 0.0) return layers;
+  for (std::size_t level = 0; level < blocks_.size(); ++level)
+    for (std::size_t j = 0; j < 2; ++j)
+      if (level > 0 || j > 0 || options_.input_channels == options_.width)
+        layers.push_back(conv(level, j));
+  return layers;
+}
+
 // The unetConv2 blocks run layer by layer: each convolution takes an input already padded, and
 // its mean-only norm, LeakyReLU, the ×2 upsampling after the block's second layer and the next
 // layer's padding are one nn::mean_norm_act_pad (one pass each way on CUDA channels-last). The
@@ -62,13 +82,21 @@ DipDecoderImpl::DipDecoderImpl(const DipDecoderOptions& options) : options_(opti
 torch::Tensor DipDecoderImpl::forward(const torch::Tensor& z) {
   auto x = z.to(options_.compute_dtype);
   if (options_.channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+  // The grouped layers' weights in one batched normalisation (a few kernels instead of ~15 each).
+  std::vector<torch::Tensor> weights;
+  const auto grouped = grouped_layers();
+  if (!grouped.empty())
+    weights = nn::batched_effective_weights(grouped, group_u_, group_warm_, options_.compute_dtype);
+  std::size_t next_grouped = 0;
   auto padded = nn::reflection_pad(x, 1);
   const std::size_t last = blocks_.size() - 1;
   for (std::size_t level = 0; level <= last; ++level)
     for (std::size_t j = 0; j < 2; ++j) {
-      const auto& block = blocks_[level];
-      const auto y = block->ptr(3 * j)->as<nn::LipschitzConv2dImpl>()->convolve(padded, false);
-      const auto& beta = block->ptr(3 * j + 1)->as<nn::MeanOnlyNormImpl>()->beta();
+      auto* layer = conv(level, j);
+      const bool in_group = next_grouped < grouped.size() && grouped[next_grouped] == layer;
+      const auto y =
+          layer->convolve(padded, false, in_group ? weights[next_grouped++] : torch::Tensor());
+      const auto& beta = blocks_[level]->ptr(3 * j + 1)->as<nn::MeanOnlyNormImpl>()->beta();
       if (level == last && j == 1) {
         x = nn::mean_norm_act_pad(y, beta, kSlope, 0, false);
       } else if (j == 0 || options_.upsampling == Upsampling::Bilinear) {

@@ -3,6 +3,8 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <utility>
+#include <vector>
 
 #include "strata/core/error.hpp"
 #include "strata/nn/layers.hpp"
@@ -47,34 +49,88 @@ LipschitzConv2dImpl::LipschitzConv2dImpl(const LipschitzConvOptions& options) : 
   bias_.uniform_(-1.0 / std::sqrt(fan_in), 1.0 / std::sqrt(fan_in));
 }
 
-// Power iteration on W Wᵀ from the stored vector u (Eq. 2.5's ‖W‖_sn, no gradient): a 0-dim
-// tensor on the weight's device; after the first (converged) call, no host synchronisation.
+namespace {
+
+// Power iteration on W Wᵀ for a stack of L weight matrices w (L, C_out, n) from the vectors u
+// (L, C_out), `steps` steps after iterating to convergence when `cold` (checked every 10 steps,
+// one host sync each): σ (L), the ‖W v‖ that approach σ_max from below, and the new u.
+std::pair<torch::Tensor, torch::Tensor> power_iteration(const torch::Tensor& w, torch::Tensor u,
+                                                        int steps, bool cold) {
+  torch::NoGradGuard no_grad;
+  const auto normalize = [](const torch::Tensor& x) {
+    return F::normalize(x, F::NormalizeFuncOptions().dim(1).eps(1e-12));
+  };
+  torch::Tensor sigma;
+  const auto step = [&] {
+    const auto v = normalize(torch::bmm(w.transpose(1, 2), u.unsqueeze(2)).squeeze(2));
+    const auto wv = torch::bmm(w, v.unsqueeze(2)).squeeze(2);
+    u = normalize(wv);
+    sigma = wv.norm(2, 1);
+  };
+  if (cold) {
+    torch::Tensor previous;
+    for (int i = 0; i < kWarmStartIterations; i += 10) {
+      for (int j = 0; j < 10; ++j) step();
+      if (previous.defined() && ((sigma - previous).abs() <= 1e-7 * sigma).all().item<bool>())
+        break;
+      previous = sigma.clone();
+    }
+  }
+  for (int i = 0; i < steps; ++i) step();
+  return {sigma, u};
+}
+
+}  // namespace
+
+// Eq. 2.5's ‖W‖_sn (no gradient): a 0-dim tensor on the weight's device; after the first
+// (converged) call, no host synchronisation.
 torch::Tensor LipschitzConv2dImpl::spectral_norm() {
   torch::NoGradGuard no_grad;
   const auto w = as_matrix(weight_.detach());
   if (options_.method == SpectralNorm::Exact) return top_singular_value(w).to(w.dtype());
-  auto u = u_.to(w.dtype());
-  const auto step = [&w, &u] {
-    const auto v = F::normalize(torch::mv(w.t(), u), F::NormalizeFuncOptions().dim(0).eps(1e-12));
-    const auto wv = torch::mv(w, v);
-    u = F::normalize(wv, F::NormalizeFuncOptions().dim(0).eps(1e-12));
-    return wv.norm();  // ‖W v‖ → σ_max from below
-  };
-  torch::Tensor sigma;
-  if (!warm_) {             // cold start: iterate to convergence once
-    double previous = 0.0;  // convergence checked every 10 steps (one host sync each)
-    for (int i = 0; i < kWarmStartIterations; i += 10) {
-      for (int j = 0; j < 10; ++j) sigma = step();
-      const double next = sigma.item<double>();
-      const bool converged = std::abs(next - previous) <= 1e-7 * next;
-      previous = next;
-      if (converged) break;
-    }
-  }
-  for (int i = 0; i < options_.power_iterations; ++i) sigma = step();
-  u_.copy_(u);
+  auto [sigma, u] = power_iteration(w.unsqueeze(0), u_.to(w.dtype()).unsqueeze(0),
+                                    options_.power_iterations, !warm_);
+  u_.copy_(u[0]);
   warm_ = true;
-  return sigma;
+  return sigma[0];
+}
+
+std::vector<torch::Tensor> batched_effective_weights(
+    const std::vector<LipschitzConv2dImpl*>& layers, torch::Tensor& u, bool& warm,
+    torch::Dtype dtype) {
+  check(!layers.empty() && u.dim() == 2 && u.size(0) == static_cast<std::int64_t>(layers.size()),
+        "", "batched_effective_weights: one vector of u per layer");
+  const auto& o = layers.front()->options_;
+  std::vector<torch::Tensor> matrices;
+  for (const auto* layer : layers) {
+    const auto& lo = layer->options_;
+    check(lo.in == o.in && lo.out == o.out && lo.kernel == o.kernel && lo.lambda == o.lambda &&
+              lo.method == SpectralNorm::Power && lo.power_iterations == o.power_iterations,
+          "", "batched_effective_weights: layers of one shape, one λ, power iteration");
+    matrices.push_back(as_matrix(layer->weight_));
+  }
+  auto w = torch::stack(matrices);  // (L, C_out, C_in·k·k), with autograd
+  if (o.lambda > 0.0) {
+    torch::Tensor sigma;
+    {
+      torch::NoGradGuard no_grad;
+      if (!warm)  // cold start layer by layer: they converge at different rates
+        for (std::size_t i = 0; i < layers.size(); ++i) {
+          const auto row = u.narrow(0, static_cast<std::int64_t>(i), 1);
+          row.copy_(power_iteration(w[i].detach().unsqueeze(0), row.to(w.dtype()), 0, true).second);
+        }
+      auto [s, next] = power_iteration(w.detach(), u.to(w.dtype()), o.power_iterations, false);
+      u.copy_(next);
+      sigma = s;
+    }
+    warm = true;
+    for (std::size_t i = 0; i < layers.size(); ++i) layers[i]->last_norm_ = sigma[i];
+    w = w / (sigma / o.lambda).clamp_min(1.0).view({-1, 1, 1});  // Eq. 2.5
+  }
+  std::vector<torch::Tensor> weights;
+  for (const auto& m : w.to(dtype).unbind(0))
+    weights.push_back(m.view({o.out, o.in, o.kernel, o.kernel}));
+  return weights;
 }
 
 double LipschitzConv2dImpl::last_spectral_norm() const {
@@ -91,11 +147,12 @@ torch::Tensor LipschitzConv2dImpl::forward(const torch::Tensor& x) {
   return convolve(reflection_pad(x, (options_.kernel - 1) / 2));
 }
 
-torch::Tensor LipschitzConv2dImpl::convolve(const torch::Tensor& padded, bool bias) {
+torch::Tensor LipschitzConv2dImpl::convolve(const torch::Tensor& padded, bool bias,
+                                            const torch::Tensor& weight) {
   const auto dtype = padded.scalar_type();  // the compute dtype; parameters stay float32
   auto options = F::Conv2dFuncOptions();
   if (bias) options.bias(bias_.to(dtype));
-  return F::conv2d(padded, effective_weight().to(dtype), options);
+  return F::conv2d(padded, weight.defined() ? weight : effective_weight().to(dtype), options);
 }
 
 MeanOnlyNormImpl::MeanOnlyNormImpl(int channels)

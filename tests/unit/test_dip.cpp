@@ -65,12 +65,15 @@ TEST(DipDecoder, ShapesAndRange) {
 // its modules run as a plain sequence: unetConv2 blocks with ×2 bilinear upsampling between them,
 // then the 1×1 head and the sigmoid. Exact Lipschitz normalisation, so that repeated forward
 // passes use the same weights; on CUDA also channels-last (strata's kernels).
-TEST(DipDecoder, LayerByLayerForwardEqualsTheSequence) {
+// With power iteration the decoder normalises its width→width layers together
+// (nn::batched_effective_weights) while the sequence runs each layer's own iteration: both start
+// cold and converge to the same norms.
+void expect_layer_by_layer_equals_sequence(nn::SpectralNorm method) {
   torch::manual_seed(4);
   DipDecoderOptions o;
   o.width = 8;
   o.levels = 3;
-  o.spectral_norm = nn::SpectralNorm::Exact;
+  o.spectral_norm = method;
   DipDecoder net(o);
   std::vector<torch::nn::Sequential> blocks;
   torch::nn::Conv2d head{nullptr};
@@ -106,6 +109,42 @@ TEST(DipDecoder, LayerByLayerForwardEqualsTheSequence) {
   const auto zc = z.to(torch::kCUDA);
   // cuDNN picks other convolution algorithms for channels-last tensors (and TF32 by default)
   EXPECT_LE(testing::max_abs_diff(fused->forward(zc), sequence(zc)), 3e-4);
+}
+
+TEST(DipDecoder, LayerByLayerForwardEqualsTheSequence) {
+  expect_layer_by_layer_equals_sequence(nn::SpectralNorm::Exact);
+  expect_layer_by_layer_equals_sequence(nn::SpectralNorm::Power);
+}
+
+// The batched normalisation against each layer's own: the same norms and weights from a cold
+// start, the vectors kept in the caller's buffer, gradients reaching every weight.
+TEST(Lipschitz, BatchedNormalisationMatchesPerLayer) {
+  torch::manual_seed(6);
+  std::vector<nn::LipschitzConv2d> layers;
+  std::vector<nn::LipschitzConv2dImpl*> raw;
+  for (int i = 0; i < 3; ++i) {
+    layers.emplace_back(nn::LipschitzConvOptions{4, 6, 3, 1.2, nn::SpectralNorm::Power, 1});
+    raw.push_back(layers.back().get());
+  }
+  auto u = torch::randn({3, 6});
+  bool warm = false;
+  const auto weights = nn::batched_effective_weights(raw, u, warm, torch::kFloat32);
+  EXPECT_TRUE(warm);
+  ASSERT_EQ(weights.size(), 3u);
+  torch::Tensor total = torch::zeros({});
+  for (std::size_t i = 0; i < 3; ++i) {
+    const double batched_norm = layers[i]->last_spectral_norm();
+    const auto own = layers[i]->effective_weight();  // the layer's own iteration, cold
+    EXPECT_NEAR(batched_norm / layers[i]->last_spectral_norm(), 1.0, 1e-5) << i;
+    EXPECT_LE(testing::max_abs_diff(weights[i], own), 1e-5) << i;
+    EXPECT_NEAR(nn::spectral_norm_exact(weights[i].detach()), 1.2, 1e-4) << i;
+    total = total + weights[i].sum();
+  }
+  total.backward();
+  for (auto& layer : layers) EXPECT_TRUE(layer->named_parameters()["weight"].grad().defined());
+  const auto before = u.clone();
+  nn::batched_effective_weights(raw, u, warm, torch::kFloat32);  // one warm step
+  EXPECT_LE(testing::max_abs_diff(u, before), 1e-3);
 }
 
 TEST(Lipschitz, ExactNormalisationBoundsTheSpectralNorm) {

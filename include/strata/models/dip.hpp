@@ -43,6 +43,12 @@ class DipDecoderImpl : public torch::nn::Module {
   DipDecoderOptions options_;
   std::vector<torch::nn::Sequential> blocks_;  // unetConv2 per level (block 0 before upsampling)
   torch::nn::Conv2d head_{nullptr};
+  // The width→width 3×3 layers, normalised together (nn::batched_effective_weights) from the
+  // power-iteration vectors in the buffer lipschitz_u.
+  torch::Tensor group_u_;
+  bool group_warm_ = false;
+  std::vector<nn::LipschitzConv2dImpl*> grouped_layers() const;
+  nn::LipschitzConv2dImpl* conv(std::size_t level, std::size_t j) const;
 };
 TORCH_MODULE(DipDecoder);
 

@@ -7,6 +7,8 @@
 #include <torch/nn/pimpl.h>
 #include <torch/types.h>
 
+#include <vector>
+
 namespace strata::nn {
 
 /// How the top singular value ‖W‖_sn of a (C_out, C_in·k·k) weight is obtained.
@@ -35,8 +37,10 @@ class LipschitzConv2dImpl : public torch::nn::Module {
   explicit LipschitzConv2dImpl(const LipschitzConvOptions& options);
   torch::Tensor forward(const torch::Tensor& x);
   /// The convolution alone, on an input already reflect-padded by (k−1)/2 (e.g. by
-  /// mean_norm_act_pad); without the bias when !bias.
-  torch::Tensor convolve(const torch::Tensor& padded, bool bias = true);
+  /// mean_norm_act_pad); without the bias when !bias; with `weight` (in the input's dtype, e.g.
+  /// from batched_effective_weights) instead of effective_weight() when given.
+  torch::Tensor convolve(const torch::Tensor& padded, bool bias = true,
+                         const torch::Tensor& weight = {});
   /// The ‖W‖_sn estimate of the last forward pass (0 before any or with λ = 0).
   double last_spectral_norm() const;
   /// The weight actually used: W / max(1, ‖W‖_sn / λ).
@@ -48,8 +52,21 @@ class LipschitzConv2dImpl : public torch::nn::Module {
   torch::Tensor last_norm_;          // 0-dim, on the weight's device
   bool warm_ = false;
   torch::Tensor spectral_norm();
+  friend std::vector<torch::Tensor> batched_effective_weights(
+      const std::vector<LipschitzConv2dImpl*>& layers, torch::Tensor& u, bool& warm,
+      torch::Dtype dtype);
 };
 TORCH_MODULE(LipschitzConv2d);
+
+/// The effective weights (Eq. 2.5) of LipschitzConv2d layers of one shape and one λ (power
+/// iteration) computed together, cast to `dtype`: one batched power iteration per call for all of
+/// them on the stacked weights, instead of ~15 small kernels per layer. The vectors live in `u`
+/// (layers × C_out, updated in place; e.g. a buffer of the parent module), not in the layers;
+/// while `warm` is false the iteration first runs to convergence (then `warm` is set). Sets each
+/// layer's last_spectral_norm(). Differentiable with respect to the weights (not through ‖W‖_sn).
+std::vector<torch::Tensor> batched_effective_weights(
+    const std::vector<LipschitzConv2dImpl*>& layers, torch::Tensor& u, bool& warm,
+    torch::Dtype dtype);
 
 /// Mean-only batch norm: y = x − mean_{H,W}(x) per sample and channel, + β_c (β starts at 0);
 /// no scale, no running statistics.
