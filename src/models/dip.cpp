@@ -50,10 +50,9 @@ DipDecoderImpl::DipDecoderImpl(const DipDecoderOptions& options) : options_(opti
   // He (kaiming-uniform, a = 0) weights like every other layer (thesis §2.5; the authors' conv()):
   // LibTorch's default bound 1/√fan_in started the output 2.45× weaker.
   torch::NoGradGuard no_grad;
-  for (auto& p : named_parameters())
-    if (p.key().rfind("block", 0) == 0 && p.key().size() > 5 &&
-        p.key().compare(p.key().size() - 5, 5, ".bias") == 0)
-      p.value().requires_grad_(false);
+  for (std::size_t level = 0; level < blocks_.size(); ++level)
+    for (std::size_t j = 0; j < 2; ++j)  // unused in forward(): cancelled by the mean-only norm
+      conv(level, j)->named_parameters()["bias"].requires_grad_(false);
   const double fan_in = options.width;
   head_->weight.uniform_(-std::sqrt(6.0 / fan_in), std::sqrt(6.0 / fan_in));
 }

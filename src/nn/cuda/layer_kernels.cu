@@ -171,20 +171,28 @@ __device__ __forceinline__ int reflect_sources(int u, int n, int pad, int (&o)[3
   return k;
 }
 
-// acc += weight · Σ of the padded gradient g (ho × wo per sample) over the copies of unpadded
+// f(offset) for the element offset (wo columns, c channels) of every padded copy of unpadded
 // pixel (uy, ux) of an ny × nx image.
-template <class T>
-__device__ inline void gather_reflected(const T* g, int ho, int wo, int c, int uy, int ux, int ny,
-                                        int nx, int pad, float weight, float (&acc)[kVec]) {
+template <class F>
+__device__ __forceinline__ void for_each_copy(int wo, int c, int uy, int ux, int ny, int nx,
+                                              int pad, F&& f) {
   int oy[3], ox[3];
   const int ky = reflect_sources(uy, ny, pad, oy), kx = reflect_sources(ux, nx, pad, ox);
   for (int a = 0; a < ky; ++a)
-    for (int b = 0; b < kx; ++b) {
-      float v[kVec];
-      load(g + (static_cast<std::int64_t>(oy[a]) * wo + ox[b]) * c, v);
+    for (int b = 0; b < kx; ++b) f((static_cast<std::int64_t>(oy[a]) * wo + ox[b]) * c);
+}
+
+// acc += weight · Σ of the padded gradient g (wo columns per row) over the copies of unpadded
+// pixel (uy, ux) of an ny × nx image.
+template <class T>
+__device__ inline void gather_reflected(const T* g, int wo, int c, int uy, int ux, int ny, int nx,
+                                        int pad, float weight, float (&acc)[kVec]) {
+  for_each_copy(wo, c, uy, ux, ny, nx, pad, [&](std::int64_t offset) {
+    float v[kVec];
+    load(g + offset, v);
 #pragma unroll
-      for (int k = 0; k < kVec; ++k) acc[k] = fmaf(weight, v[k], acc[k]);
-    }
+    for (int k = 0; k < kVec; ++k) acc[k] = fmaf(weight, v[k], acc[k]);
+  });
 }
 
 // The thread of the mean-only step for source pixel (blockIdx.x = n·h + iy, ix) and one channel
@@ -204,11 +212,7 @@ __device__ __forceinline__ RowThread row_thread(int h, int w, int groups) {
 template <class T>
 __device__ __forceinline__ void store_reflected(T* plane, int wo, int c, int uy, int ux, int ny,
                                                 int nx, int pad, const float (&v)[kVec]) {
-  int oy[3], ox[3];
-  const int ky = reflect_sources(uy, ny, pad, oy), kx = reflect_sources(ux, nx, pad, ox);
-  for (int a = 0; a < ky; ++a)
-    for (int b = 0; b < kx; ++b)
-      store(plane + (static_cast<std::int64_t>(oy[a]) * wo + ox[b]) * c, v);
+  for_each_copy(wo, c, uy, ux, ny, nx, pad, [&](std::int64_t offset) { store(plane + offset, v); });
 }
 
 // Forward of mean_act_pad, one thread per source pixel and channel group: act(y + offset) of the
@@ -309,12 +313,11 @@ __global__ void mean_act_pad_backward_kernel(const T* __restrict__ grad_out,
             if (wy == 0.0f) continue;
             for (int ux = max(2 * ix - 1, 0); ux <= min(2 * ix + 2, 2 * w - 1); ++ux) {
               const float wx = up_weight(ux, ix, w);
-              if (wx != 0.0f)
-                gather_reflected(go, ho, wo, c, uy, ux, 2 * h, 2 * w, pad, wy * wx, acc);
+              if (wx != 0.0f) gather_reflected(go, wo, c, uy, ux, 2 * h, 2 * w, pad, wy * wx, acc);
             }
           }
       } else {
-        gather_reflected(go, ho, wo, c, iy, ix, h, w, pad, 1.0f, acc);
+        gather_reflected(go, wo, c, iy, ix, h, w, pad, 1.0f, acc);
       }
       float v[kVec];
       load(y + plane + static_cast<std::int64_t>(p) * c, v);
