@@ -8,6 +8,13 @@
 #include "strata/core/error.hpp"
 #include "strata/image/color.hpp"
 
+#ifdef STRATA_HAVE_CUDA_KERNELS
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+
+#include "cuda/stop_measures.hpp"
+#endif
+
 namespace strata::eval {
 
 namespace {
@@ -73,6 +80,32 @@ torch::Tensor mlv_sharpness_tensor(const torch::Tensor& image) {
   return torch::sqrt((largest * weights).square().mean());
 }
 
+// {blur effect, MLV sharpness, ratio} (float64, on the image's device) from strata's CUDA kernels:
+// two launches instead of about a hundred LibTorch ops; undefined where they don't apply (then the
+// LibTorch ops above, the measures' definition, run).
+torch::Tensor kernel_measures(const torch::Tensor& image) {
+#ifdef STRATA_HAVE_CUDA_KERNELS
+  if (!image.is_cuda() || image.dim() != 3 || (image.size(0) != 1 && image.size(0) != 3) ||
+      !cuda::stop_measures_supported(image.size(1), image.size(2)))
+    return {};
+  const auto x = image.to(torch::kFloat32).contiguous();
+  const c10::cuda::CUDAGuard guard(x.device());
+  const int h = static_cast<int>(x.size(1)), w = static_cast<int>(x.size(2));
+  const auto scratch = torch::empty({static_cast<std::int64_t>(cuda::stop_measures_scratch(h, w))},
+                                    x.options().dtype(torch::kUInt8));
+  auto out = torch::empty({3}, x.options().dtype(torch::kFloat64));
+  const char* error = cuda::stop_measures(x.data_ptr<float>(), static_cast<int>(x.size(0)), h, w,
+                                          scratch.data_ptr(), out.data_ptr<double>(),
+                                          c10::cuda::getCurrentCUDAStream().stream());
+  check(error == nullptr, "",
+        std::string("stop measures: CUDA kernel failed: ") + (error ? error : ""));
+  return out;
+#else
+  (void)image;
+  return {};
+#endif
+}
+
 }  // namespace
 
 torch::Tensor dip_gray(const torch::Tensor& image) {
@@ -108,13 +141,18 @@ std::vector<double> frequency_band_correspondence(const torch::Tensor& output,
   return out;
 }
 
-double blur_effect(const torch::Tensor& image) { return blur_effect_tensor(image).item<double>(); }
+double blur_effect(const torch::Tensor& image) {
+  const auto measures = kernel_measures(image);
+  return (measures.defined() ? measures[0] : blur_effect_tensor(image)).item<double>();
+}
 
 double mlv_sharpness(const torch::Tensor& image) {
-  return mlv_sharpness_tensor(image).item<double>();
+  const auto measures = kernel_measures(image);
+  return (measures.defined() ? measures[1] : mlv_sharpness_tensor(image)).item<double>();
 }
 
 torch::Tensor stop_ratio(const torch::Tensor& image) {
+  if (auto measures = kernel_measures(image); measures.defined()) return measures[2];
   return (blur_effect_tensor(image) / mlv_sharpness_tensor(image).clamp_min(1e-12))
       .to(torch::kFloat64);
 }

@@ -105,7 +105,7 @@ torch::Tensor DipDecoderImpl::forward(const torch::Tensor& z) {
         padded = nn::reflection_pad(nn::gaussian_upsample(a, options_.sigmas.at(level)), 1);
       }
     }
-  return torch::sigmoid(head_->forward(x.to(torch::kFloat32)));
+  return torch::sigmoid(nn::pointwise_conv(x, head_->weight, head_->bias));
 }
 
 torch::Tensor fourier_input(std::int64_t h, std::int64_t w, int channels, std::uint64_t seed) {

@@ -63,6 +63,17 @@ void check_launch(const char* error, const char* what) {
   check(error == nullptr, "", std::string(what) + ": CUDA kernel failed: " + (error ? error : ""));
 }
 
+// The plane statistics of x (float64 N×C×2) by the kernels.
+torch::Tensor plane_sums(const torch::Tensor& x, void* stream, const char* what) {
+  auto sums = torch::empty({x.size(0), x.size(1), 2}, x.options().dtype(torch::kFloat64));
+  const auto d = describe(x);
+  const auto partials =
+      torch::empty({cuda::plane_partials_floats(d)}, x.options().dtype(torch::kFloat32));
+  check_launch(cuda::plane_sums(d, partials.data_ptr<float>(), sums.data_ptr<double>(), stream),
+               what);
+  return sums;
+}
+
 // act(normalise(x)) reflect-padded by `pad` in one pass (statistics first when `normalise`).
 torch::Tensor nhwc_normalize_pad(const torch::Tensor& x, bool normalise, double eps, double slope,
                                  std::int64_t pad) {
@@ -73,9 +84,8 @@ torch::Tensor nhwc_normalize_pad(const torch::Tensor& x, bool normalise, double 
                           x.options().memory_format(torch::MemoryFormat::ChannelsLast));
   torch::Tensor sums, affine;
   if (normalise) {
-    sums = torch::zeros({n, c, 2}, x.options().dtype(torch::kFloat64));
+    sums = plane_sums(x, stream, "instance_norm");
     affine = torch::empty({n, c, 2}, x.options().dtype(torch::kFloat32));
-    check_launch(cuda::plane_sums(describe(x), sums.data_ptr<double>(), stream), "instance_norm");
   }
   check_launch(
       cuda::normalize_pad(describe(x), normalise ? sums.data_ptr<double>() : nullptr,
@@ -100,11 +110,10 @@ class MeanActPad : public torch::autograd::Function<MeanActPad> {
     const c10::cuda::CUDAGuard guard(y.device());
     void* stream = c10::cuda::getCurrentCUDAStream().stream();
     const std::int64_t n = y.size(0), c = y.size(1), s = upsample ? 2 : 1;
-    auto sums = torch::zeros({n, c, 2}, y.options().dtype(torch::kFloat64));
+    const auto sums = plane_sums(y, stream, "mean_norm");
     auto affine = torch::empty({n, c, 2}, y.options().dtype(torch::kFloat32));
     const auto b = beta.to(y.device(), torch::kFloat32).contiguous();
     auto out = channels_last_empty(n, c, s * y.size(2) + 2 * pad, s * y.size(3) + 2 * pad, y);
-    check_launch(cuda::plane_sums(describe(y), sums.data_ptr<double>(), stream), "mean_norm");
     check_launch(cuda::mean_act_pad(describe(y), sums.data_ptr<double>(), b.data_ptr<float>(),
                                     affine.data_ptr<float>(), static_cast<float>(slope),
                                     static_cast<int>(pad), upsample, describe(out), stream),
@@ -128,16 +137,19 @@ class MeanActPad : public torch::autograd::Function<MeanActPad> {
     const auto grad_out =
         grads[0].to(y.scalar_type()).contiguous(torch::MemoryFormat::ChannelsLast);
     auto grad_y = channels_last_empty(y.size(0), y.size(1), y.size(2), y.size(3), y);
-    auto sums = torch::zeros({y.size(0), y.size(1)}, y.options().dtype(torch::kFloat64));
+    auto sums = torch::empty({y.size(0), y.size(1)}, y.options().dtype(torch::kFloat64));
+    const auto partials = torch::empty({cuda::plane_partials_floats(describe(y))},
+                                       y.options().dtype(torch::kFloat32));
     check_launch(
         cuda::mean_act_pad_backward(describe(grad_out), describe(y), affine.data_ptr<float>(),
                                     static_cast<float>(ctx->saved_data["slope"].toDouble()),
                                     static_cast<int>(ctx->saved_data["pad"].toInt()),
                                     ctx->saved_data["upsample"].toBool(), describe(grad_y),
-                                    sums.data_ptr<double>(), stream),
+                                    partials.data_ptr<float>(), sums.data_ptr<double>(), stream),
         "mean_norm backward");
     const auto beta_dtype = static_cast<torch::ScalarType>(ctx->saved_data["beta_dtype"].toInt());
-    return {grad_y, sums.sum(0).to(beta_dtype), {}, {}, {}};
+    const auto beta_grad = y.size(0) == 1 ? sums[0] : sums.sum(0);  // one sample: no reduction
+    return {grad_y, beta_grad.to(beta_dtype), {}, {}, {}};
   }
 };
 
@@ -145,8 +157,66 @@ bool mean_act_pad_kernels(const torch::Tensor& y, const torch::Tensor& beta) {
   return nhwc_layout(y) && beta.is_cuda();
 }
 
+// pointwise_conv by the NHWC kernels, with its backward pass.
+class PointwiseConv : public torch::autograd::Function<PointwiseConv> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                               const torch::Tensor& weight, const torch::Tensor& bias) {
+    const c10::cuda::CUDAGuard guard(x.device());
+    const std::int64_t outputs = weight.size(0);
+    const auto w = weight.contiguous();
+    auto out = torch::empty({x.size(0), outputs, x.size(2), x.size(3)},
+                            x.options().dtype(torch::kFloat32));
+    check_launch(cuda::pointwise_conv(describe(x), w.data_ptr<float>(), bias.data_ptr<float>(),
+                                      static_cast<int>(outputs), out.data_ptr<float>(),
+                                      c10::cuda::getCurrentCUDAStream().stream()),
+                 "pointwise_conv");
+    ctx->save_for_backward({x, w});
+    return out;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const auto& x = saved[0];
+    const auto& w = saved[1];
+    if (!grads[0].defined()) return {torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    const c10::cuda::CUDAGuard guard(x.device());
+    const std::int64_t outputs = w.size(0), c = x.size(1);
+    const auto d = describe(x);
+    const auto grad_out = grads[0].to(torch::kFloat32).contiguous();
+    auto grad_x = channels_last_empty(x.size(0), c, x.size(2), x.size(3), x);
+    auto partials = torch::empty({cuda::pointwise_conv_blocks(d), outputs, c + 1},
+                                 x.options().dtype(torch::kFloat32));
+    check_launch(cuda::pointwise_conv_backward(d, w.data_ptr<float>(), static_cast<int>(outputs),
+                                               grad_out.data_ptr<float>(), describe(grad_x),
+                                               partials.data_ptr<float>(),
+                                               c10::cuda::getCurrentCUDAStream().stream()),
+                 "pointwise_conv backward");
+    const auto sums = partials.sum(0);  // (outputs, C + 1)
+    return {grad_x, sums.narrow(1, 0, c).reshape(w.sizes()), sums.select(1, c).contiguous()};
+  }
+};
+
+bool pointwise_conv_kernels(const torch::Tensor& x, const torch::Tensor& weight,
+                            const torch::Tensor& bias) {
+  const auto float_cuda = [&](const torch::Tensor& t) {
+    return t.is_cuda() && t.scalar_type() == torch::kFloat32 && t.device() == x.device();
+  };
+  return nhwc_layout(x) && x.size(1) <= cuda::kMaxPointwiseChannels && float_cuda(weight) &&
+         float_cuda(bias) && weight.size(0) >= 1 && weight.size(0) <= 4 && bias.is_contiguous();
+}
+
 #else
 bool mean_act_pad_kernels(const torch::Tensor&, const torch::Tensor&) { return false; }
+bool pointwise_conv_kernels(const torch::Tensor&, const torch::Tensor&, const torch::Tensor&) {
+  return false;
+}
+struct PointwiseConv {  // never called: pointwise_conv_kernels() is false
+  static torch::Tensor apply(const torch::Tensor& x, const torch::Tensor&, const torch::Tensor&) {
+    return x;
+  }
+};
 struct MeanActPad {  // never called: mean_act_pad_kernels() is false
   static torch::Tensor apply(const torch::Tensor& y, const torch::Tensor&, double, std::int64_t,
                              bool) {
@@ -225,6 +295,16 @@ torch::Tensor mean_norm_act_pad(const torch::Tensor& y, const torch::Tensor& bet
                               .mode(torch::kBilinear)
                               .align_corners(false));
   return pad > 0 ? reflection_pad(a, pad) : a;
+}
+
+torch::Tensor pointwise_conv(const torch::Tensor& x, const torch::Tensor& weight,
+                             const torch::Tensor& bias) {
+  check(x.dim() == 4 && weight.dim() == 4 && weight.size(1) == x.size(1) && weight.size(2) == 1 &&
+            weight.size(3) == 1 && bias.dim() == 1 && bias.size(0) == weight.size(0),
+        "", "pointwise_conv: expected N×C×H×W, an O×C×1×1 weight and O biases");
+  if (pointwise_conv_kernels(x, weight, bias)) return PointwiseConv::apply(x, weight, bias);
+  return F::conv2d(x.to(torch::kFloat32), weight.to(torch::kFloat32),
+                   F::Conv2dFuncOptions().bias(bias.to(torch::kFloat32)));
 }
 
 namespace {

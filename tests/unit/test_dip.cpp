@@ -236,6 +236,36 @@ TEST(DipMeasures, BlurAndSharpnessOrderImages) {
   EXPECT_THROW(eval::blur_effect(torch::rand({3, 8, 8})), Error);
 }
 
+// On CUDA the measures come from strata's kernels where built (radix select of the MLV values,
+// blur sums per block): they must agree with the float64 CPU definition on any size, both channel
+// counts, flat images, images with fewer than 1,001 MLV values and images full of ties.
+TEST(DipMeasures, CudaMeasuresMatchTheCpuDefinition) {
+  STRATA_REQUIRE_CUDA();
+  torch::manual_seed(5);
+  std::vector<torch::Tensor> images = {torch::rand({3, 12, 12}), torch::rand({1, 13, 29}),
+                                       torch::rand({3, 64, 48}), torch::rand({3, 321, 481}),
+                                       torch::full({3, 40, 40}, 0.25)};
+  images.push_back((torch::rand({3, 100, 90}) * 4).floor() / 4);  // 5 levels: ties everywhere
+  images.push_back(filter::box_filter(torch::rand({3, 200, 150}), 2));
+  auto step = torch::zeros({1, 30, 30});
+  step.narrow(2, 15, 15).fill_(0.5);
+  images.push_back(step);
+  for (const auto& image : images) {
+    SCOPED_TRACE(::testing::Message() << image.sizes());
+    const auto cpu = image.to(torch::kFloat64), gpu = image.to(torch::kCUDA);
+    const double blur = eval::blur_effect(cpu), sharp = eval::mlv_sharpness(cpu);
+    EXPECT_NEAR(eval::blur_effect(gpu), blur, 2e-5 * std::max(1.0, blur));
+    EXPECT_NEAR(eval::mlv_sharpness(gpu), sharp, 2e-5 * std::max(1e-3, sharp));
+    const double ratio = eval::stop_ratio(cpu).item<double>();
+    const auto on_gpu = eval::stop_ratio(gpu);
+    EXPECT_TRUE(on_gpu.is_cuda());
+    EXPECT_EQ(on_gpu.dim(), 0);
+    EXPECT_NEAR(on_gpu.item<double>(), ratio, 5e-5 * std::abs(ratio));
+    EXPECT_EQ(on_gpu.item<double>(), eval::stop_ratio(gpu).item<double>());  // deterministic
+  }
+  EXPECT_THROW(eval::blur_effect(torch::rand({3, 8, 8}, torch::kCUDA)), Error);
+}
+
 TEST(DipMeasures, AutoStopWaitsForTwoQuietWindows) {
   eval::AutoStop stop(10, 0.01);
   for (int i = 0; i < 30; ++i) EXPECT_FALSE(stop.push(1.0 - 0.01 * i)) << i;  // still falling

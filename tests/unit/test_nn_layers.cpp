@@ -257,6 +257,63 @@ TEST(NnLayers, MeanNormActPadCudaKernels) {
   }
 }
 
+// pointwise_conv (the DIP head) against a float64 conv2d from the same rounded input: value, and
+// the gradients of x, weight and bias. On CUDA channels-last (strata's kernels: any dtype, 4..128
+// channels, 1..4 outputs, pixel counts that leave a partial run of 32) and on the LibTorch path.
+void expect_pointwise_conv(const torch::Device& device, torch::ScalarType dtype, bool channels_last,
+                           std::int64_t c, std::int64_t outputs, std::int64_t h, std::int64_t w,
+                           double tolerance) {
+  auto x = torch::randn({2, c, h, w}, torch::kFloat64).to(device, dtype);
+  if (channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+  x = x.detach().requires_grad_(true);
+  auto weight = (torch::randn({outputs, c, 1, 1}) / std::sqrt(c)).to(device).requires_grad_(true);
+  auto bias = torch::randn({outputs}).to(device).requires_grad_(true);
+  const auto out = pointwise_conv(x, weight, bias);
+  const auto as_reference = [](const torch::Tensor& t) {
+    return t.detach().to(torch::kCPU, torch::kFloat64).contiguous().requires_grad_(true);
+  };
+  auto rx = as_reference(x), rw = as_reference(weight), rb = as_reference(bias);
+  const auto expected = F::conv2d(rx, rw, F::Conv2dFuncOptions().bias(rb));
+  const std::string what = c10::toString(dtype) + std::string(channels_last ? " cl" : "") + " C " +
+                           std::to_string(c) + " O " + std::to_string(outputs);
+  ASSERT_EQ(out.sizes(), expected.sizes()) << what;
+  EXPECT_EQ(out.scalar_type(), torch::kFloat32) << what;
+  EXPECT_LE(max_abs_diff(out.to(torch::kCPU, torch::kFloat64), expected), tolerance) << what;
+  const auto up = torch::randn(expected.sizes(), torch::kFloat64);
+  (out * up.to(device, torch::kFloat32)).sum().backward();
+  (expected * up).sum().backward();
+  // x's gradient is rounded to x's dtype; the weight's sums 2·h·w products
+  const double rounding = std::max(tolerance, dtype == torch::kFloat32    ? 1e-5
+                                              : dtype == torch::kBFloat16 ? 2e-2
+                                                                          : 2e-3);
+  EXPECT_LE(max_abs_diff(x.grad().to(torch::kCPU, torch::kFloat64), rx.grad()),
+            rounding * (1 + rx.grad().abs().max().item<double>()))
+      << what;
+  EXPECT_LE(max_abs_diff(weight.grad().to(torch::kCPU, torch::kFloat64), rw.grad()),
+            tolerance * 2 * h * w)
+      << what;
+  EXPECT_LE(max_abs_diff(bias.grad().to(torch::kCPU, torch::kFloat64), rb.grad()),
+            tolerance * 2 * h * w)
+      << what;
+}
+
+TEST(NnLayers, PointwiseConvMatchesConv2d) {
+  torch::manual_seed(12);
+  expect_pointwise_conv(torch::kCPU, torch::kFloat32, false, 5, 3, 4, 6, 1e-5);
+  expect_pointwise_conv(torch::kCPU, torch::kFloat32, true, 8, 2, 3, 3, 1e-5);
+  if (!testing::cuda_available()) return;
+  for (const auto& [c, o, h, w] : {std::tuple<int, int, int, int>{4, 1, 1, 1},
+                                   {12, 4, 5, 7},
+                                   {128, 3, 33, 47},
+                                   {128, 2, 64, 64}}) {
+    expect_pointwise_conv(torch::kCUDA, torch::kFloat32, true, c, o, h, w, 1e-5);
+    expect_pointwise_conv(torch::kCUDA, torch::kBFloat16, true, c, o, h, w, 1e-5);
+    expect_pointwise_conv(torch::kCUDA, torch::kFloat16, true, c, o, h, w, 1e-5);
+  }
+  expect_pointwise_conv(torch::kCUDA, torch::kFloat32, true, 132, 3, 4, 5, 2e-3);  // ops (TF32)
+  expect_pointwise_conv(torch::kCUDA, torch::kBFloat16, true, 8, 5, 4, 5, 2e-3);   // ops
+}
+
 TEST(NnLayers, ReflectionPadRefusesTooLargeAPad) {
   EXPECT_THROW(reflection_pad(torch::zeros({1, 1, 4, 4}), 4), Error);
   EXPECT_THROW(reflection_pad(torch::zeros({1, 4, 4}), 1), Error);

@@ -31,7 +31,10 @@ double blur_effect(const torch::Tensor& image);
 double mlv_sharpness(const torch::Tensor& image);
 
 /// The stopping ratio of Eq. 2.8, blur_effect / max(mlv_sharpness, 1e-12), as a 0-dim float64
-/// tensor on the image's device (no host synchronisation).
+/// tensor on the image's device (no host synchronisation). On CUDA images of at least 12×12 the
+/// three measures come from strata's kernels where built (float32 arithmetic, deterministic:
+/// one pass over the pixels, a radix sort of the MLV values, one block for the sums); elsewhere
+/// from LibTorch ops (float64 on the CPU).
 torch::Tensor stop_ratio(const torch::Tensor& image);
 
 /// Eq. 2.8: feed ratio_i = blur_i / sharpness_i every iteration; stop() turns true once

@@ -39,6 +39,14 @@ torch::Tensor instance_norm_act_pad(const torch::Tensor& x, double slope, std::i
 torch::Tensor mean_norm_act_pad(const torch::Tensor& y, const torch::Tensor& beta, double slope,
                                 std::int64_t pad, bool upsample);
 
+/// A 1×1 convolution with float32 output: conv2d(x in float32, weight (O×C×1×1), bias (O)), the
+/// deep-image-prior decoder's head. With autograd (x, weight, bias). On CUDA channels-last x in
+/// float32/float16/bfloat16 with C % 4 == 0, C <= 128, 1 <= O <= 4 and float32 weight and bias,
+/// strata's NHWC kernels (float32 arithmetic, one pass over x each way; no float32 copy of x);
+/// elsewhere LibTorch ops.
+torch::Tensor pointwise_conv(const torch::Tensor& x, const torch::Tensor& weight,
+                             const torch::Tensor& bias);
+
 class InstanceNormImpl : public torch::nn::Module {
  public:
   explicit InstanceNormImpl(double eps = 1e-5) : eps_(eps) {}

@@ -23,10 +23,14 @@ constexpr std::int64_t kMaxChannels = 1024;
 
 /// Each returns nullptr on success or CUDA's error string. `stream` is a cudaStream_t.
 
-/// Instance-norm statistics: stats (float64, N×C×2, zeroed by the caller) receives, per sample
-/// and channel, the sums of (x − s) and (x − s)² over the plane, s = the plane's first value
-/// (the shift keeps float accumulation accurate when |mean| ≫ std).
-const char* plane_sums(const Nhwc& x, double* stats, void* stream);
+/// Floats of the workspace `partials` that plane_sums and mean_act_pad_backward take for x (or y).
+std::int64_t plane_partials_floats(const Nhwc& x);
+
+/// Instance-norm statistics: stats (float64, N×C×2) receives, per sample and channel, the sums of
+/// (x − s) and (x − s)² over the plane, s = the plane's first value (the shift keeps float
+/// accumulation accurate when |mean| ≫ std): per-block sums in partials (float32 workspace of
+/// plane_partials_floats(x)), then added up in a fixed order (deterministic, no atomics).
+const char* plane_sums(const Nhwc& x, float* partials, double* stats, void* stream);
 
 /// out = act((x − mean) · rstd) with the plane statistics from plane_sums (or x itself when
 /// stats is null), written reflect-padded by `pad` (out is N×(H+2pad)×(W+2pad)×C, same scalar);
@@ -45,9 +49,27 @@ const char* mean_act_pad(const Nhwc& y, const double* stats, const float* beta, 
 
 /// Backward of mean_act_pad: grad_y (y's shape and scalar) = g − mean_plane(g) with
 /// g = act'(a) · (the gradient of out folded back through the padding and the upsampling), and
-/// sums (float64 N×C, zeroed by the caller) = Σ_plane g, the gradient of β summed over samples.
+/// sums (float64 N×C) = Σ_plane g, the gradient of β summed over samples (per-block sums in the
+/// float32 workspace partials of plane_partials_floats(y), added up in a fixed order).
 const char* mean_act_pad_backward(const Nhwc& grad_out, const Nhwc& y, const float* affine,
                                   float slope, int pad, bool upsample, const Nhwc& grad_y,
-                                  double* sums, void* stream);
+                                  float* partials, double* sums, void* stream);
+
+/// 1×1 convolution to a few float32 outputs (the deep-image-prior decoder's head): out (float32,
+/// N×outputs×H×W, NCHW) = W·x + b per pixel, accumulated in float32; weight float32 outputs×C,
+/// bias float32 (outputs). Takes C ≤ kMaxPointwiseChannels and 1 ≤ outputs ≤ 4.
+constexpr std::int64_t kMaxPointwiseChannels = 128;
+const char* pointwise_conv(const Nhwc& x, const float* weight, const float* bias, int outputs,
+                           float* out, void* stream);
+
+/// The number of blocks, B, pointwise_conv and its backward pass launch for x.
+int pointwise_conv_blocks(const Nhwc& x);
+
+/// Backward of pointwise_conv: grad_x (x's shape and scalar) = Wᵀ·g per pixel with g = grad_out
+/// (float32 NCHW), and partials (float32, B × outputs × (C + 1)) = each block's Σ g·x per output
+/// and channel, then Σ g per output: summed over the blocks, the gradients of W and b.
+const char* pointwise_conv_backward(const Nhwc& x, const float* weight, int outputs,
+                                    const float* grad_out, const Nhwc& grad_x, float* partials,
+                                    void* stream);
 
 }  // namespace strata::nn::cuda
