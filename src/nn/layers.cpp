@@ -40,7 +40,8 @@ bool nhwc_layout(const torch::Tensor& x) {
          x.is_contiguous(torch::MemoryFormat::ChannelsLast) &&
          (t == torch::kFloat32 || t == torch::kFloat16 || t == torch::kBFloat16) &&
          x.size(1) % 4 == 0 && x.size(1) <= cuda::kMaxChannels &&
-         4 * x.size(2) * x.size(3) < (std::int64_t{1} << 31);
+         4 * x.size(2) * x.size(3) < (std::int64_t{1} << 31) &&
+         reinterpret_cast<std::uintptr_t>(x.data_ptr()) % 16 == 0;  // vector accesses
 }
 
 // ... for inference (no autograd): instance norm and reflection padding.
@@ -286,7 +287,10 @@ torch::Tensor mean_norm_act_pad(const torch::Tensor& y, const torch::Tensor& bet
   const std::int64_t s = upsample ? 2 : 1;
   check(pad >= 0 && pad < s * y.size(2) && pad < s * y.size(3), "",
         "mean_norm_act_pad: the pad must be smaller than the image");
-  if (mean_act_pad_kernels(y, beta)) return MeanActPad::apply(y, beta, slope, pad, upsample);
+  // (the upsampling kernel's grid takes up to 65535 output rows and samples)
+  if (mean_act_pad_kernels(y, beta) &&
+      (!upsample || (2 * y.size(2) + 2 * pad <= 65535 && y.size(0) <= 65535)))
+    return MeanActPad::apply(y, beta, slope, pad, upsample);
   auto a = y - y.mean({2, 3}, true) + beta.to(y.scalar_type()).view({1, -1, 1, 1});
   if (slope != 1.0) a = torch::leaky_relu(a, slope);
   if (upsample)

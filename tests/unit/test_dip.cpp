@@ -236,7 +236,7 @@ TEST(DipMeasures, BlurAndSharpnessOrderImages) {
   EXPECT_THROW(eval::blur_effect(torch::rand({3, 8, 8})), Error);
 }
 
-// On CUDA the measures come from strata's kernels where built (radix select of the MLV values,
+// On CUDA the measures come from strata's kernels where built (radix sort of the MLV values,
 // blur sums per block): they must agree with the float64 CPU definition on any size, both channel
 // counts, flat images, images with fewer than 1,001 MLV values and images full of ties.
 TEST(DipMeasures, CudaMeasuresMatchTheCpuDefinition) {

@@ -70,7 +70,8 @@ __global__ void __launch_bounds__(kTileX* kTileY)
     const auto blur_terms = [&](float next, float ahead, float behind, float* s) {
       const float d_f = fabsf(next - centre), d_b = fabsf(ahead - behind) / 9.f;
       s[0] = d_f;
-      s[1] = fmaxf(d_f - d_b, 0.f);
+      const float left = d_f - d_b;
+      s[1] = left < 0.f ? 0.f : left;  // NaN kept, as clamp_min
     };
     if (y >= 5 && y <= height - 7 && x >= 4 && x <= width - 5)
       blur_terms(g(y + 1, x), g(y + 5, x), g(y - 4, x), sums);
@@ -159,7 +160,8 @@ Scratch scratch_layout(void* base, int height, int width) {
 }  // namespace
 
 bool stop_measures_supported(long long height, long long width) {
-  return height >= 12 && width >= 12 && height * width < (1LL << 29);
+  return height >= 12 && width >= 12 && height * width < (1LL << 29) &&
+         height <= 65535LL * kTileY;  // the pixel kernel's grid rows
 }
 
 std::size_t stop_measures_scratch(int height, int width) {

@@ -11,7 +11,7 @@
 
 namespace strata::eval::cuda {
 
-/// Sizes the kernels take: 12 ≤ H, W and H·W < 2³¹ / 4.
+/// Sizes the kernels take: 12 ≤ H, W, H·W < 2²⁹ and H ≤ 524,280.
 bool stop_measures_supported(long long height, long long width);
 
 /// Bytes of device scratch memory stop_measures needs for an H×W image (256-byte aligned base).
