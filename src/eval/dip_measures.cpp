@@ -82,8 +82,7 @@ torch::Tensor mlv_sharpness_tensor(const torch::Tensor& image) {
 
 // {blur effect, MLV sharpness, ratio} (float64, on the image's device) from strata's CUDA kernels:
 // a pixel kernel, CUB's radix sort and one block for the sums instead of about a hundred LibTorch
-// ops; undefined where they don't apply (then the
-// LibTorch ops above, the measures' definition, run).
+// ops; undefined where they don't apply (then the LibTorch ops above, the definition, run).
 torch::Tensor kernel_measures(const torch::Tensor& image) {
 #ifdef STRATA_HAVE_CUDA_KERNELS
   if (!image.is_cuda() || image.dim() != 3 || (image.size(0) != 1 && image.size(0) != 3) ||

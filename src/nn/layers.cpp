@@ -154,8 +154,11 @@ class MeanActPad : public torch::autograd::Function<MeanActPad> {
   }
 };
 
-bool mean_act_pad_kernels(const torch::Tensor& y, const torch::Tensor& beta) {
-  return nhwc_layout(y) && beta.is_cuda();
+// (the upsampling kernel's grid takes up to 65535 output rows and samples)
+bool mean_act_pad_kernels(const torch::Tensor& y, const torch::Tensor& beta, std::int64_t pad,
+                          bool upsample) {
+  return nhwc_layout(y) && beta.is_cuda() &&
+         (!upsample || (2 * y.size(2) + 2 * pad <= 65535 && y.size(0) <= 65535));
 }
 
 // pointwise_conv by the NHWC kernels, with its backward pass.
@@ -209,7 +212,9 @@ bool pointwise_conv_kernels(const torch::Tensor& x, const torch::Tensor& weight,
 }
 
 #else
-bool mean_act_pad_kernels(const torch::Tensor&, const torch::Tensor&) { return false; }
+bool mean_act_pad_kernels(const torch::Tensor&, const torch::Tensor&, std::int64_t, bool) {
+  return false;
+}
 bool pointwise_conv_kernels(const torch::Tensor&, const torch::Tensor&, const torch::Tensor&) {
   return false;
 }
@@ -287,9 +292,7 @@ torch::Tensor mean_norm_act_pad(const torch::Tensor& y, const torch::Tensor& bet
   const std::int64_t s = upsample ? 2 : 1;
   check(pad >= 0 && pad < s * y.size(2) && pad < s * y.size(3), "",
         "mean_norm_act_pad: the pad must be smaller than the image");
-  // (the upsampling kernel's grid takes up to 65535 output rows and samples)
-  if (mean_act_pad_kernels(y, beta) &&
-      (!upsample || (2 * y.size(2) + 2 * pad <= 65535 && y.size(0) <= 65535)))
+  if (mean_act_pad_kernels(y, beta, pad, upsample))
     return MeanActPad::apply(y, beta, slope, pad, upsample);
   auto a = y - y.mean({2, 3}, true) + beta.to(y.scalar_type()).view({1, -1, 1, 1});
   if (slope != 1.0) a = torch::leaky_relu(a, slope);

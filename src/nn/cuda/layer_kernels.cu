@@ -393,6 +393,17 @@ __global__ void subtract_means_kernel(T* __restrict__ g, const double* __restric
   }
 }
 
+// The weights of a lane's channels channel .. channel + kVec − 1 for every output (0 when the lane
+// holds no channels).
+template <int O>
+__device__ __forceinline__ void lane_weights(const float* __restrict__ weight, int c, int channel,
+                                             bool active, float (&w)[O][kVec]) {
+#pragma unroll
+  for (int o = 0; o < O; ++o)
+#pragma unroll
+    for (int k = 0; k < kVec; ++k) w[o][k] = active ? weight[o * c + channel + k] : 0.f;
+}
+
 // 1×1 convolution to O float32 outputs (the DIP decoder's head): a warp per run of 32 pixels, lane
 // l holding channels 4l .. 4l + 3 (C ≤ 128); per pixel the O dot products are summed over the
 // lanes by shuffles and lane j keeps pixel j's, so that every output plane (NCHW) is written 32
@@ -405,10 +416,7 @@ __global__ void __launch_bounds__(kThreads, 1)  // (kThreads) alone spills
   const int lane = threadIdx.x % 32, channel = kVec * lane;
   const bool active = channel < c;
   float w[O][kVec];
-#pragma unroll
-  for (int o = 0; o < O; ++o)
-#pragma unroll
-    for (int k = 0; k < kVec; ++k) w[o][k] = active ? weight[o * c + channel + k] : 0.f;
+  lane_weights(weight, c, channel, active, w);
   const std::int64_t warps = static_cast<std::int64_t>(gridDim.x) * (kThreads / 32);
   for (std::int64_t base =
            (static_cast<std::int64_t>(blockIdx.x) * (kThreads / 32) + threadIdx.x / 32) * 32;
@@ -450,10 +458,7 @@ __global__ void __launch_bounds__(kThreads, 1)  // (kThreads) alone spills
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, channel = kVec * lane;
   const bool active = channel < c;
   float w[O][kVec], acc[O][kVec] = {}, acc_bias[O] = {};
-#pragma unroll
-  for (int o = 0; o < O; ++o)
-#pragma unroll
-    for (int k = 0; k < kVec; ++k) w[o][k] = active ? weight[o * c + channel + k] : 0.f;
+  lane_weights(weight, c, channel, active, w);
   const std::int64_t warps = static_cast<std::int64_t>(gridDim.x) * (kThreads / 32);
   for (std::int64_t base = (static_cast<std::int64_t>(blockIdx.x) * (kThreads / 32) + warp) * 32;
        base < pixels; base += 32 * warps) {
