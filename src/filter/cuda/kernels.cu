@@ -35,8 +35,9 @@ int dim(const Tensor4& t, int i) { return static_cast<int>(t.size[i]); }
 template <class T>
 struct BoxOp {
   static constexpr int R = 1, K = 1, kColumnsPerThread = 1;
-  static constexpr bool kAsync = std::is_same_v<T, float>;
+  static constexpr bool kAsync = std::is_same_v<T, float>, kAsyncCenter = kAsync;
   static constexpr int kCenter = 0;
+  static constexpr bool kRecentFirst = false;
   View<const T> in;
   View<T> out;
   int channels;
@@ -62,8 +63,9 @@ template <class T, int B>
 struct GrayCoefficientsOp {
   // raw I, p_0..B-1; quantities I, I², then p_j and I·p_j per input channel
   static constexpr int R = 1 + B, K = 2 + 2 * B, kColumnsPerThread = 1;
-  static constexpr bool kAsync = std::is_same_v<T, float>;
+  static constexpr bool kAsync = std::is_same_v<T, float>, kAsyncCenter = kAsync;
   static constexpr int kCenter = 0;
+  static constexpr bool kRecentFirst = false;
   View<const T> p, g;
   View<const float> reg;
   float eps;
@@ -110,8 +112,9 @@ template <class T, int B>
 struct ColourCoefficientsOp {
   // I_0..2, the 6 products I_i I_j (i <= j), then per input channel p and I_0..2 · p
   static constexpr int R = 3 + B, K = 9 + 4 * B, kColumnsPerThread = 1;  // raw I_0..2, p_0..B-1
-  static constexpr bool kAsync = std::is_same_v<T, float>;
+  static constexpr bool kAsync = std::is_same_v<T, float>, kAsyncCenter = kAsync;
   static constexpr int kCenter = 0;
+  static constexpr bool kRecentFirst = false;
   View<const T> p, g;
   View<const float> reg;
   float eps;
@@ -185,8 +188,10 @@ template <class T, int G>
 struct ApplyOp {
   // raw: the K = G + 1 coefficients (averaged), then the G guide values (for the epilogue only)
   static constexpr int K = G + 1, R = K + G, kColumnsPerThread = 1;
-  static constexpr bool kAsync = std::is_same_v<T, float>;
-  static constexpr int kCenter = G;  // the guide, staged for the tile's own pixels only
+  static constexpr bool kAsync = true;  // the coefficients are float32 whatever T
+  static constexpr bool kAsyncCenter = std::is_same_v<T, float>;
+  static constexpr int kCenter = G;           // the guide, staged for the tile's own pixels only
+  static constexpr bool kRecentFirst = true;  // reads the coefficients just written
   View<const float> coef;
   View<const T> g;
   View<T> q;
@@ -196,9 +201,12 @@ struct ApplyOp {
   __device__ int guide_channel(int c, int k) const {
     return G == 3 ? k : (guide_channels == 1 ? 0 : c);
   }
-  __device__ const float* address(const Slice& s, int k, int y, int x) const {  // T = float only
+  __device__ const float* address(const Slice& s, int k, int y, int x) const {  // guide: T = float
     return k < K ? coef.at(s.n, K * s.c + k, y, x)
                  : reinterpret_cast<const float*>(g.at(s.n, guide_channel(s.c, k - K), y, x));
+  }
+  __device__ float center_value(const Slice& s, int k, int y, int x) const {
+    return g.get(s.n, guide_channel(s.c, k - K), y, x);
   }
   __device__ void raw(const Slice& s, int y, int x, float (&v)[R]) const {
 #pragma unroll

@@ -82,6 +82,7 @@ __device__ inline void wait_copies() {
 struct TileShape {
   int r, rows, step_y, step_x;
   float inv_staged_cols;
+  int slices;
 };
 
 /// Step 1 of the tile: thread t stages pixels t, t + T, t + 2T, ... of the staged block (rows
@@ -154,18 +155,17 @@ __device__ inline void stage_center(const Op& op, const Slice& z, float* center_
   constexpr int H = kHaloed<Op>, W = kTileWidth;
   for (int i = threadIdx.x; i < rows * W; i += kTileThreads) {
     const int y = min(y0 + i / W, height - 1), x = min(x0 + i % W, width - 1);
-    if constexpr (Op::kAsync) {
+    if constexpr (Op::kAsyncCenter) {
 #pragma unroll
       for (int k = H; k < Op::R; ++k)
         copy_async(center_raw + (k - H) * rows * W + i, op.address(z, k, y, x), true);
     } else {
-      float v[Op::R];
-      op.raw(z, y, x, v);
 #pragma unroll
-      for (int k = H; k < Op::R; ++k) center_raw[(k - H) * rows * W + i] = v[k];
+      for (int k = H; k < Op::R; ++k)
+        center_raw[(k - H) * rows * W + i] = op.center_value(z, k, y, x);
     }
   }
-  if constexpr (Op::kAsync) wait_copies();
+  if constexpr (Op::kAsyncCenter) wait_copies();
 }
 
 template <class Op>
@@ -179,8 +179,12 @@ __global__ void __launch_bounds__(kTileThreads)
   float* raw = shared;                             // kHaloed × staged_rows × stride
   float* hsum = shared + kHaloed<Op> * raw_plane;  // K × staged_rows × HS
   float* center_raw = hsum + K * sum_plane;        // kCenter × rows × W
-  const int x0 = blockIdx.x * W, y0 = blockIdx.y * rows, t = threadIdx.x;
-  const Slice z = op.slice(blockIdx.z);
+  // The tile's column, row and slice (see tile() for the recent-first order).
+  int bx = blockIdx.x, by = blockIdx.y, bz = blockIdx.z;
+  if constexpr (Op::kRecentFirst)
+    bz = blockIdx.x % shape.slices, bx = blockIdx.x / shape.slices, by = gridDim.y - 1 - by;
+  const int x0 = bx * W, y0 = by * rows, t = threadIdx.x;
+  const Slice z = op.slice(bz);
   await_previous_grid();
   allow_next_grid();
 
@@ -276,10 +280,21 @@ const char* tile(const Op& op, int slices, int height, int width, int r, int row
   const std::size_t bytes = tile_floats<Op>(r, rows) * sizeof(float);
   static SharedMemoryLimit limit;  // per Op type
   if (const char* error = allow_shared_memory(tile_kernel<Op>, bytes, limit)) return error;
-  const dim3 grid((width + kTileWidth - 1) / kTileWidth, (height + rows - 1) / rows, slices);
+  // Blocks start in about grid order (x fastest). An Op with kRecentFirst reads what the kernel
+  // before it wrote (the apply stage, the coefficient planes): it walks the tiles bottom-up with
+  // the slices of a tile side by side, so it first reads the rows written last, still in L2
+  // (measured on an H100 at 1080p, r = 8: gray-guide filter 111.6 → 108.4 µs, colour guide
+  // 274 → 267 µs).
+  const int tiles_x = (width + kTileWidth - 1) / kTileWidth, tiles_y = (height + rows - 1) / rows;
+  const dim3 grid =
+      Op::kRecentFirst ? dim3(tiles_x * slices, tiles_y, 1) : dim3(tiles_x, tiles_y, slices);
   const int staged_cols = kTileWidth + 2 * r;
-  const TileShape shape{r, rows, kTileThreads / staged_cols, kTileThreads % staged_cols,
-                        1.f / static_cast<float>(staged_cols)};
+  const TileShape shape{r,
+                        rows,
+                        kTileThreads / staged_cols,
+                        kTileThreads % staged_cols,
+                        1.f / static_cast<float>(staged_cols),
+                        slices};
   return launch_dependent(tile_kernel<Op>, grid, kTileThreads, bytes, stream, op, height, width,
                           shape);
 }
