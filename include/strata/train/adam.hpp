@@ -5,6 +5,7 @@
 
 #include <torch/types.h>
 
+#include <cstdint>
 #include <vector>
 
 namespace strata::train {
@@ -19,7 +20,8 @@ class Adam {
   void count_on_device();
 
   /// m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², p ← p − lr/(1−β₁ᵗ) · m / (√v/√(1−β₂ᵗ) + eps).
-  /// Every parameter must have a gradient.
+  /// Every parameter must have a gradient. On CUDA, with float32 parameters and gradients of the
+  /// same dense layout, one fused kernel does the step (built with the CUDA kernels).
   void step();
   /// Zeroes the gradients in place (keeps their memory).
   void zero_grad();
@@ -30,6 +32,11 @@ class Adam {
   double lr_, beta1_, beta2_, eps_;
   long t_ = 0;
   torch::Tensor t_device_;  // float64 step count when counting on the device
+
+  /// The fused CUDA step; false (nothing done) where it does not apply.
+  bool fused_step(const std::vector<torch::Tensor>& grads);
+  std::vector<std::int64_t> fused_table_host_;  // the kernel's tensor and chunk tables
+  torch::Tensor fused_table_;                   // the same on the device
 };
 
 }  // namespace strata::train
