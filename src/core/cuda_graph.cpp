@@ -5,6 +5,7 @@
 #include "strata/core/error.hpp"
 
 #ifdef STRATA_HAVE_CUDA_KERNELS
+#include <ATen/cuda/CUDAEvent.h>
 #include <ATen/cuda/CUDAGraph.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
@@ -56,9 +57,46 @@ void StepGraph::replay() {
   state_->graph.replay();
 }
 
+struct StreamBranch::State {
+  explicit State(c10::DeviceIndex index) : stream(c10::cuda::getStreamFromPool(false, index)) {}
+  c10::cuda::CUDAStream stream;
+  at::cuda::CUDAEvent forked, done;
+  bool pending = false;
+};
+
+StreamBranch::StreamBranch(torch::Device device) {
+  if (device.is_cuda())
+    state_ = std::make_unique<State>(device.has_index() ? device.index()
+                                                        : static_cast<c10::DeviceIndex>(0));
+}
+
+void StreamBranch::run(const std::function<void()>& work) {
+  if (!state_) return work();
+  check(!state_->pending, "", "StreamBranch: run() twice without join()");
+  state_->forked.record(c10::cuda::getCurrentCUDAStream(state_->stream.device_index()));
+  state_->forked.block(state_->stream);
+  {
+    const c10::cuda::CUDAStreamGuard on_branch(state_->stream);
+    work();
+  }
+  state_->pending = true;
+}
+
+void StreamBranch::join() {
+  if (!state_ || !state_->pending) return;
+  state_->done.record(state_->stream);
+  state_->done.block(c10::cuda::getCurrentCUDAStream(state_->stream.device_index()));
+  state_->pending = false;
+}
+
 #else
 
 struct StepGraph::State {};
+struct StreamBranch::State {};
+
+StreamBranch::StreamBranch(torch::Device) {}
+void StreamBranch::run(const std::function<void()>& work) { work(); }
+void StreamBranch::join() {}
 
 bool StepGraph::supported() { return false; }
 
@@ -73,5 +111,6 @@ void StepGraph::replay() {}
 #endif
 
 StepGraph::~StepGraph() = default;
+StreamBranch::~StreamBranch() = default;
 
 }  // namespace strata

@@ -51,8 +51,16 @@ DipDecoderImpl::DipDecoderImpl(const DipDecoderOptions& options) : options_(opti
   // LibTorch's default bound 1/√fan_in started the output 2.45× weaker.
   torch::NoGradGuard no_grad;
   for (std::size_t level = 0; level < blocks_.size(); ++level)
-    for (std::size_t j = 0; j < 2; ++j)  // unused in forward(): cancelled by the mean-only norm
-      conv(level, j)->named_parameters()["bias"].requires_grad_(false);
+    for (std::size_t j = 0; j < 2; ++j) {
+      auto parameters = conv(level, j)->named_parameters();
+      parameters["bias"].requires_grad_(false);  // unused in forward(): cancelled by the norm
+      // Channels-last activations: channels-last weights, which cuDNN takes as they are (no
+      // layout conversion of each weight before the forward and the backward convolutions, and
+      // of its gradient after); their normalisation reads them as (C_out, k·k·C_in) matrices.
+      if (options.channels_last)
+        parameters["weight"].set_data(
+            parameters["weight"].contiguous(torch::MemoryFormat::ChannelsLast));
+    }
   const double fan_in = options.width;
   head_->weight.uniform_(-std::sqrt(6.0 / fan_in), std::sqrt(6.0 / fan_in));
 }
@@ -72,6 +80,35 @@ std::vector<nn::LipschitzConv2dImpl*> DipDecoderImpl::grouped_layers() const {
   return layers;
 }
 
+// The 3×3 layers' weights in the compute dtype, in order (undefined: the layer's own
+// normalisation): once every vector is warm all in one go by the CUDA kernels
+// (nn::fused_effective_weights), else the grouped width→width layers in one batched
+// normalisation (a few kernels instead of ~15 each).
+std::vector<torch::Tensor> DipDecoderImpl::effective_weights() {
+  std::vector<nn::LipschitzConv2dImpl*> layers;
+  for (std::size_t level = 0; level < blocks_.size(); ++level)
+    for (std::size_t j = 0; j < 2; ++j) layers.push_back(conv(level, j));
+  const auto grouped = grouped_layers();
+  if (group_warm_) {
+    std::vector<torch::Tensor> us;
+    std::size_t g = 0;
+    for (auto* layer : layers)
+      us.push_back(g < grouped.size() && grouped[g] == layer
+                       ? group_u_[static_cast<std::int64_t>(g++)]
+                       : torch::Tensor());
+    if (auto fused = nn::fused_effective_weights(layers, us, options_.compute_dtype);
+        !fused.empty())
+      return fused;
+  }
+  std::vector<torch::Tensor> weights(layers.size());
+  if (grouped.empty()) return weights;
+  const auto batched =
+      nn::batched_effective_weights(grouped, group_u_, group_warm_, options_.compute_dtype);
+  for (std::size_t i = 0, g = 0; i < layers.size(); ++i)
+    if (g < grouped.size() && grouped[g] == layers[i]) weights[i] = batched[g++];
+  return weights;
+}
+
 // The unetConv2 blocks run layer by layer: each convolution takes an input already padded, and
 // its mean-only norm, LeakyReLU, the ×2 upsampling after the block's second layer and the next
 // layer's padding are one nn::mean_norm_act_pad (one pass each way on CUDA channels-last). The
@@ -81,20 +118,13 @@ std::vector<nn::LipschitzConv2dImpl*> DipDecoderImpl::grouped_layers() const {
 torch::Tensor DipDecoderImpl::forward(const torch::Tensor& z) {
   auto x = z.to(options_.compute_dtype);
   if (options_.channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
-  // The grouped layers' weights in one batched normalisation (a few kernels instead of ~15 each).
-  std::vector<torch::Tensor> weights;
-  const auto grouped = grouped_layers();
-  if (!grouped.empty())
-    weights = nn::batched_effective_weights(grouped, group_u_, group_warm_, options_.compute_dtype);
-  std::size_t next_grouped = 0;
+  const auto weights = effective_weights();
+  std::size_t k = 0;
   auto padded = nn::reflection_pad(x, 1);
   const std::size_t last = blocks_.size() - 1;
   for (std::size_t level = 0; level <= last; ++level)
     for (std::size_t j = 0; j < 2; ++j) {
-      auto* layer = conv(level, j);
-      const bool in_group = next_grouped < grouped.size() && grouped[next_grouped] == layer;
-      const auto y =
-          layer->convolve(padded, false, in_group ? weights[next_grouped++] : torch::Tensor());
+      const auto y = conv(level, j)->convolve(padded, false, weights[k++]);
       const auto& beta = blocks_[level]->ptr(3 * j + 1)->as<nn::MeanOnlyNormImpl>()->beta();
       if (level == last && j == 1) {
         x = nn::mean_norm_act_pad(y, beta, kSlope, 0, false);

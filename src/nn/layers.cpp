@@ -64,15 +64,19 @@ void check_launch(const char* error, const char* what) {
   check(error == nullptr, "", std::string(what) + ": CUDA kernel failed: " + (error ? error : ""));
 }
 
-// The plane statistics of x (float64 N×C×2) by the kernels.
-torch::Tensor plane_sums(const torch::Tensor& x, void* stream, const char* what) {
-  auto sums = torch::empty({x.size(0), x.size(1), 2}, x.options().dtype(torch::kFloat64));
+// Per plane (scale, offset) of x (float32 N×C×2) by the kernels: the instance norm's with eps, or
+// the mean-only norm's with beta (a float32 CUDA tensor) when defined.
+torch::Tensor plane_affine(const torch::Tensor& x, double eps, const torch::Tensor& beta,
+                           void* stream, const char* what) {
+  auto affine = torch::empty({x.size(0), x.size(1), 2}, x.options().dtype(torch::kFloat32));
   const auto d = describe(x);
   const auto partials =
       torch::empty({cuda::plane_partials_floats(d)}, x.options().dtype(torch::kFloat32));
-  check_launch(cuda::plane_sums(d, partials.data_ptr<float>(), sums.data_ptr<double>(), stream),
+  check_launch(cuda::plane_affine(d, static_cast<float>(eps),
+                                  beta.defined() ? beta.data_ptr<float>() : nullptr,
+                                  partials.data_ptr<float>(), affine.data_ptr<float>(), stream),
                what);
-  return sums;
+  return affine;
 }
 
 // act(normalise(x)) reflect-padded by `pad` in one pass (statistics first when `normalise`).
@@ -83,14 +87,10 @@ torch::Tensor nhwc_normalize_pad(const torch::Tensor& x, bool normalise, double 
   const std::int64_t n = x.size(0), c = x.size(1);
   auto out = torch::empty({n, c, x.size(2) + 2 * pad, x.size(3) + 2 * pad},
                           x.options().memory_format(torch::MemoryFormat::ChannelsLast));
-  torch::Tensor sums, affine;
-  if (normalise) {
-    sums = plane_sums(x, stream, "instance_norm");
-    affine = torch::empty({n, c, 2}, x.options().dtype(torch::kFloat32));
-  }
+  const auto affine =
+      normalise ? plane_affine(x, eps, torch::Tensor(), stream, "instance_norm") : torch::Tensor();
   check_launch(
-      cuda::normalize_pad(describe(x), normalise ? sums.data_ptr<double>() : nullptr,
-                          static_cast<float>(eps), normalise ? affine.data_ptr<float>() : nullptr,
+      cuda::normalize_pad(describe(x), normalise ? affine.data_ptr<float>() : nullptr,
                           static_cast<float>(slope), static_cast<int>(pad), describe(out), stream),
       "instance_norm");
   return out;
@@ -111,19 +111,19 @@ class MeanActPad : public torch::autograd::Function<MeanActPad> {
     const c10::cuda::CUDAGuard guard(y.device());
     void* stream = c10::cuda::getCurrentCUDAStream().stream();
     const std::int64_t n = y.size(0), c = y.size(1), s = upsample ? 2 : 1;
-    const auto sums = plane_sums(y, stream, "mean_norm");
-    auto affine = torch::empty({n, c, 2}, y.options().dtype(torch::kFloat32));
     const auto b = beta.to(y.device(), torch::kFloat32).contiguous();
+    const auto affine = plane_affine(y, 0.0, b, stream, "mean_norm");
     auto out = channels_last_empty(n, c, s * y.size(2) + 2 * pad, s * y.size(3) + 2 * pad, y);
-    check_launch(cuda::mean_act_pad(describe(y), sums.data_ptr<double>(), b.data_ptr<float>(),
-                                    affine.data_ptr<float>(), static_cast<float>(slope),
-                                    static_cast<int>(pad), upsample, describe(out), stream),
-                 "mean_norm");
+    check_launch(
+        cuda::mean_act_pad(describe(y), affine.data_ptr<float>(), static_cast<float>(slope),
+                           static_cast<int>(pad), upsample, describe(out), stream),
+        "mean_norm");
     ctx->save_for_backward({y, affine});
     ctx->saved_data["slope"] = slope;
     ctx->saved_data["pad"] = pad;
     ctx->saved_data["upsample"] = upsample;
     ctx->saved_data["beta_dtype"] = static_cast<std::int64_t>(beta.scalar_type());
+    ctx->saved_data["beta"] = beta;  // the leaf itself (not saved as a variable): see backward
     return out;
   }
 
@@ -139,18 +139,32 @@ class MeanActPad : public torch::autograd::Function<MeanActPad> {
         grads[0].to(y.scalar_type()).contiguous(torch::MemoryFormat::ChannelsLast);
     auto grad_y = channels_last_empty(y.size(0), y.size(1), y.size(2), y.size(3), y);
     auto sums = torch::empty({y.size(0), y.size(1)}, y.options().dtype(torch::kFloat64));
+    const auto beta_dtype = static_cast<torch::ScalarType>(ctx->saved_data["beta_dtype"].toInt());
+    // One sample and a float32 β: its gradient straight from the kernel, added into β's .grad
+    // when β is a leaf (as AccumulateGrad would, without two more kernels).
+    auto beta = ctx->saved_data["beta"].toTensor();
+    const bool direct = y.size(0) == 1 && beta_dtype == torch::kFloat32 && beta.is_cuda() &&
+                        beta.device() == y.device() && beta.is_contiguous();
+    const bool into_grad = direct && beta.is_leaf() && beta.requires_grad();
+    if (into_grad && !beta.grad().defined()) beta.mutable_grad() = torch::zeros_like(beta);
+    const bool accumulate = into_grad && beta.grad().scalar_type() == torch::kFloat32 &&
+                            beta.grad().is_contiguous() && beta.grad().device() == y.device();
+    auto beta_grad = accumulate ? beta.grad()
+                     : direct   ? torch::empty({y.size(1)}, y.options().dtype(torch::kFloat32))
+                                : torch::Tensor();
     const auto partials = torch::empty({cuda::plane_partials_floats(describe(y))},
                                        y.options().dtype(torch::kFloat32));
     check_launch(
-        cuda::mean_act_pad_backward(describe(grad_out), describe(y), affine.data_ptr<float>(),
-                                    static_cast<float>(ctx->saved_data["slope"].toDouble()),
-                                    static_cast<int>(ctx->saved_data["pad"].toInt()),
-                                    ctx->saved_data["upsample"].toBool(), describe(grad_y),
-                                    partials.data_ptr<float>(), sums.data_ptr<double>(), stream),
+        cuda::mean_act_pad_backward(
+            describe(grad_out), describe(y), affine.data_ptr<float>(),
+            static_cast<float>(ctx->saved_data["slope"].toDouble()),
+            static_cast<int>(ctx->saved_data["pad"].toInt()), ctx->saved_data["upsample"].toBool(),
+            describe(grad_y), partials.data_ptr<float>(), sums.data_ptr<double>(),
+            direct ? beta_grad.data_ptr<float>() : nullptr, accumulate, stream),
         "mean_norm backward");
-    const auto beta_dtype = static_cast<torch::ScalarType>(ctx->saved_data["beta_dtype"].toInt());
-    const auto beta_grad = y.size(0) == 1 ? sums[0] : sums.sum(0);  // one sample: no reduction
-    return {grad_y, beta_grad.to(beta_dtype), {}, {}, {}};
+    if (accumulate) return {grad_y, torch::Tensor(), {}, {}, {}};
+    if (!direct) beta_grad = sums.sum(0).to(beta_dtype);
+    return {grad_y, beta_grad, {}, {}, {}};
   }
 };
 

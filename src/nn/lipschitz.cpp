@@ -9,6 +9,13 @@
 #include "strata/core/error.hpp"
 #include "strata/nn/layers.hpp"
 
+#ifdef STRATA_HAVE_CUDA_KERNELS
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+
+#include "cuda/lipschitz_kernels.hpp"
+#endif
+
 namespace strata::nn {
 
 namespace F = torch::nn::functional;
@@ -17,8 +24,23 @@ namespace {
 
 constexpr int kWarmStartIterations = 2000;
 
+// The (C_out, C_in·k·k) matrix of a weight with its columns in memory order: a view, no copy,
+// for channels-last weights too (the singular values do not depend on the columns' order).
+bool channels_last(const torch::Tensor& weight) {
+  return weight.dim() == 4 && !weight.is_contiguous() &&
+         weight.is_contiguous(torch::MemoryFormat::ChannelsLast);
+}
+
 torch::Tensor as_matrix(const torch::Tensor& weight) {
+  if (channels_last(weight)) return weight.permute({0, 2, 3, 1}).reshape({weight.size(0), -1});
   return weight.reshape({weight.size(0), -1});
+}
+
+// The weight of `like`'s shape and memory format from its as_matrix() form m.
+torch::Tensor from_matrix(const torch::Tensor& m, const torch::Tensor& like) {
+  const auto o = like.size(0), i = like.size(1), kh = like.size(2), kw = like.size(3);
+  if (channels_last(like)) return m.view({o, kh, kw, i}).permute({0, 3, 1, 2});
+  return m.view({o, i, kh, kw});
 }
 
 // Largest singular value of the (C_out, C_in·k·k) matrix, in float64, as a 0-dim tensor.
@@ -105,8 +127,9 @@ std::vector<torch::Tensor> batched_effective_weights(
   for (const auto* layer : layers) {
     const auto& lo = layer->options_;
     check(lo.in == o.in && lo.out == o.out && lo.kernel == o.kernel && lo.lambda == o.lambda &&
-              lo.method == SpectralNorm::Power && lo.power_iterations == o.power_iterations,
-          "", "batched_effective_weights: layers of one shape, one λ, power iteration");
+              lo.method == SpectralNorm::Power && lo.power_iterations == o.power_iterations &&
+              channels_last(layer->weight_) == channels_last(layers.front()->weight_),
+          "", "batched_effective_weights: layers of one shape and layout, one λ, power iteration");
     matrices.push_back(as_matrix(layer->weight_));
   }
   auto w = torch::stack(matrices);  // (L, C_out, C_in·k·k), with autograd
@@ -129,8 +152,147 @@ std::vector<torch::Tensor> batched_effective_weights(
   }
   std::vector<torch::Tensor> weights;
   for (const auto& m : w.to(dtype).unbind(0))
-    weights.push_back(m.view({o.out, o.in, o.kernel, o.kernel}));
+    weights.push_back(from_matrix(m, layers.front()->weight_));
   return weights;
+}
+
+#ifdef STRATA_HAVE_CUDA_KERNELS
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+cuda::Scalar kernel_scalar(torch::ScalarType t) {
+  return t == torch::kBFloat16  ? cuda::Scalar::BFloat16
+         : t == torch::kFloat16 ? cuda::Scalar::Float16
+                                : cuda::Scalar::Float32;
+}
+
+// The batch's weights normalised by the kernels (Eq. 2.5), with a backward pass that scales the
+// gradients by the same 1 / max(1, σ/λ) (no gradient through σ) in one kernel. Outputs: the
+// effective weights in `dtype` (each in its weight's memory format), then a non-differentiable
+// 2 × L float32 tensor of (σ, scale) per layer. The gradients of leaf weights are added straight
+// into their .grad (as AccumulateGrad would, without a kernel per weight); others are returned.
+class FusedLipschitz : public torch::autograd::Function<FusedLipschitz> {
+ public:
+  static variable_list forward(AutogradContext* ctx, torch::TensorList weights,
+                               torch::TensorList us, double lambda, std::int64_t dtype) {
+    const auto& first = weights.front();
+    const c10::cuda::CUDAGuard guard(first.device());
+    const auto count = static_cast<std::int64_t>(weights.size());
+    cuda::LipschitzBatch batch;
+    batch.count = static_cast<int>(count);
+    batch.lambda = static_cast<float>(lambda);
+    batch.scalar = kernel_scalar(static_cast<torch::ScalarType>(dtype));
+    auto norms = torch::empty({2, count}, first.options());
+    variable_list out;
+    for (std::int64_t i = 0; i < count; ++i) {
+      const auto& w = weights[static_cast<std::size_t>(i)];
+      out.push_back(torch::empty_like(w, w.options().dtype(static_cast<torch::ScalarType>(dtype))));
+      auto& layer = batch.layer[i];
+      layer.weight = w.data_ptr<float>();
+      layer.u = us[static_cast<std::size_t>(i)].data_ptr<float>();
+      layer.effective = out.back().data_ptr();
+      layer.sigma = norms.data_ptr<float>() + i;
+      layer.scale = norms.data_ptr<float>() + count + i;
+      layer.rows = static_cast<int>(w.size(0));
+      layer.cols = static_cast<int>(w.numel() / w.size(0));
+    }
+    const auto workspace = torch::empty({cuda::lipschitz_workspace_floats(batch)}, first.options());
+    const char* error = cuda::lipschitz_weights(batch, workspace.data_ptr<float>(),
+                                                c10::cuda::getCurrentCUDAStream().stream());
+    check(error == nullptr, "",
+          std::string("Lipschitz normalisation: CUDA kernel failed: ") + (error ? error : ""));
+    ctx->save_for_backward({norms});
+    ctx->saved_data["weights"] = weights.vec();
+    ctx->saved_data["dtype"] = dtype;
+    ctx->mark_non_differentiable({norms});
+    out.push_back(norms);
+    return out;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto norms = ctx->get_saved_variables()[0];
+    const auto weights = ctx->saved_data["weights"].toTensorVector();
+    const auto dtype = static_cast<torch::ScalarType>(ctx->saved_data["dtype"].toInt());
+    const auto count = static_cast<std::int64_t>(weights.size());
+    const c10::cuda::CUDAGuard guard(norms.device());
+    variable_list result(2 * weights.size() + 2);  // weights, us, lambda, dtype
+    cuda::LipschitzGradBatch batch;
+    batch.scalar = kernel_scalar(dtype);
+    std::vector<torch::Tensor> keep;  // gradients made contiguous, alive until the launch
+    for (std::int64_t i = 0; i < count; ++i) {
+      const auto& w = weights[static_cast<std::size_t>(i)];
+      const auto& g = grads[static_cast<std::size_t>(i)];
+      if (!g.defined()) continue;
+      keep.push_back(g.to(dtype).contiguous(w.suggest_memory_format()));
+      auto& layer = batch.layer[batch.count++];
+      layer.grad_effective = keep.back().data_ptr();
+      layer.scale = norms.data_ptr<float>() + count + i;
+      layer.count = w.numel();
+      auto& grad = const_cast<torch::Tensor&>(w).mutable_grad();
+      if (w.is_leaf() && w.requires_grad() && !grad.defined())
+        grad = torch::zeros_like(w, torch::MemoryFormat::Preserve);
+      if (w.is_leaf() && w.requires_grad() && grad.scalar_type() == torch::kFloat32 &&
+          grad.strides() == w.strides() && grad.device() == w.device()) {
+        layer.grad_weight = grad.data_ptr<float>();
+        layer.accumulate = true;
+      } else {
+        result[static_cast<std::size_t>(i)] = torch::empty_like(w, torch::MemoryFormat::Preserve);
+        layer.grad_weight = result[static_cast<std::size_t>(i)].data_ptr<float>();
+      }
+    }
+    if (batch.count == 0) return result;
+    const char* error =
+        cuda::lipschitz_weights_backward(batch, c10::cuda::getCurrentCUDAStream().stream());
+    check(error == nullptr, "",
+          std::string("Lipschitz normalisation backward: CUDA kernel failed: ") +
+              (error ? error : ""));
+    return result;
+  }
+};
+
+}  // namespace
+#endif
+
+std::vector<torch::Tensor> fused_effective_weights(const std::vector<LipschitzConv2dImpl*>& layers,
+                                                   const std::vector<torch::Tensor>& us,
+                                                   torch::Dtype dtype) {
+#ifdef STRATA_HAVE_CUDA_KERNELS
+  if (layers.empty() || layers.size() > cuda::kMaxLipschitzLayers || us.size() != layers.size())
+    return {};
+  if (dtype != torch::kFloat32 && dtype != torch::kFloat16 && dtype != torch::kBFloat16) return {};
+  const auto& first = layers.front()->weight_;
+  std::vector<torch::Tensor> weights, vectors;
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const auto* layer = layers[i];
+    const auto& w = layer->weight_;
+    const auto& u = us[i].defined() ? us[i] : layer->u_;
+    const bool fits =
+        w.is_cuda() && w.device() == first.device() && w.scalar_type() == torch::kFloat32 &&
+        as_matrix(w).is_contiguous() && w.numel() / w.size(0) <= cuda::kMaxLipschitzColumns &&
+        layer->options_.method == SpectralNorm::Power && layer->options_.power_iterations == 1 &&
+        layer->options_.lambda == layers.front()->options_.lambda && layer->options_.lambda > 0.0 &&
+        (us[i].defined() || layer->warm_) && u.device() == w.device() &&
+        u.scalar_type() == torch::kFloat32 && u.is_contiguous() && u.numel() == w.size(0);
+    if (!fits) return {};
+    weights.push_back(w);
+    vectors.push_back(u);
+  }
+  auto out =
+      FusedLipschitz::apply(torch::TensorList(weights), torch::TensorList(vectors),
+                            layers.front()->options_.lambda, static_cast<std::int64_t>(dtype));
+  const auto norms = out.back();
+  out.pop_back();
+  for (std::size_t i = 0; i < layers.size(); ++i)
+    layers[i]->last_norm_ = norms[0][static_cast<std::int64_t>(i)];
+  return out;
+#else
+  (void)layers;
+  (void)us;
+  (void)dtype;
+  return {};
+#endif
 }
 
 double LipschitzConv2dImpl::last_spectral_norm() const {

@@ -221,21 +221,30 @@ RestoreResult dip_restore(const torch::Tensor& degraded, const RestoreOptions& o
   struct Iteration {
     torch::Tensor image, numbers;
   };
+  // The measures of the output (PSNR, the stop ratio: small kernels) run on a second stream beside
+  // the backward pass.
+  StreamBranch measures_branch(o.device);
   const auto iterate = [&]() -> Iteration {
     const auto z =
         net.input_noise > 0.0 ? net.z + torch::randn_like(net.z) * net.input_noise : net.z;
     const auto out = net.module.forward(z).narrow(2, 0, out_h).narrow(3, 0, out_w);  // crop
     const auto loss = torch::mse_loss(forward_model(out, o, h, w), target);
+    const auto image = out.detach()[0];
+    torch::Tensor psnr, ratio;
+    measures_branch.run([&] {
+      torch::NoGradGuard no_grad;
+      psnr = reference.defined() ? eval::psnr_per_image(image.clamp(0.0, 1.0).unsqueeze(0),
+                                                        reference.unsqueeze(0))[0]
+                                 : no_psnr;
+      psnr = psnr.to(torch::kFloat64);
+      ratio = eval::stop_ratio(image);
+    });
     adam.zero_grad();
     loss.backward();
     adam.step();
+    measures_branch.join();
     torch::NoGradGuard no_grad;
-    const auto image = out.detach()[0];
-    const auto psnr = reference.defined() ? eval::psnr_per_image(image.clamp(0.0, 1.0).unsqueeze(0),
-                                                                 reference.unsqueeze(0))[0]
-                                          : no_psnr;
-    return {image, torch::stack({loss.detach().to(torch::kFloat64), psnr.to(torch::kFloat64),
-                                 eval::stop_ratio(image)})};
+    return {image, torch::stack({loss.detach().to(torch::kFloat64), psnr, ratio})};
   };
   // On CUDA the iteration is recorded once as a CUDA graph after a few eager warm-up iterations
   // (the power iterations' cold start reads the host) and replayed; its outputs are copied out.

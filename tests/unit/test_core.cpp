@@ -159,5 +159,47 @@ TEST(StepGraph, ReplayEqualsEagerSteps) {
   EXPECT_GT(testing::max_abs_diff(x, start), 0.1);  // it moved
 }
 
+// A branch's work reads the step's state beside the main stream's update of other state, eagerly
+// and inside a recorded step: y ← sum(x)·v on the branch while x ← x/2 + 1 on the main stream
+// (which joins before reading y).
+TEST(StreamBranch, RunsBesideTheStreamEagerlyAndInAGraph) {
+  StreamBranch inline_branch(torch::Device(torch::kCPU));  // CPU: runs at once
+  int ran = 0;
+  inline_branch.run([&] { ++ran; });
+  inline_branch.join();
+  EXPECT_EQ(ran, 1);
+  if (!StepGraph::supported()) return;
+  STRATA_REQUIRE_CUDA();
+  const auto v = torch::arange(1 << 20, torch::kFloat32).to(torch::kCUDA) * 1e-6;
+  auto x = torch::ones({1 << 20}, torch::kCUDA);
+  auto total = torch::zeros({}, torch::kCUDA);
+  StreamBranch branch(torch::Device(torch::kCUDA));
+  double expected_total = 0.0;
+  const auto step = [&] {
+    torch::Tensor y;
+    const auto sum = x.sum();
+    branch.run([&] { y = (sum * v).sum(); });
+    x.mul_(0.5).add_(1.0);
+    branch.join();
+    total.add_(y);
+  };
+  const double v_sum = v.sum().item<double>();
+  double x_value = 1.0;
+  StepGraph graph(torch::Device(torch::kCUDA));
+  graph.warm_up(step);
+  for (int i = 0; i < 1; ++i) {
+    expected_total += x_value * (1 << 20) * v_sum;
+    x_value = x_value * 0.5 + 1.0;
+  }
+  graph.capture(step);
+  for (int i = 0; i < 5; ++i) {
+    graph.replay();
+    expected_total += x_value * (1 << 20) * v_sum;
+    x_value = x_value * 0.5 + 1.0;
+  }
+  EXPECT_NEAR(total.item<double>() / expected_total, 1.0, 1e-4);
+  EXPECT_NEAR(x[12345].item<double>(), x_value, 1e-6);
+}
+
 }  // namespace
 }  // namespace strata

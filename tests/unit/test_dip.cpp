@@ -147,6 +147,79 @@ TEST(Lipschitz, BatchedNormalisationMatchesPerLayer) {
   EXPECT_LE(testing::max_abs_diff(u, before), 1e-3);
 }
 
+// The CUDA kernels' step (nn::fused_effective_weights) against each layer's own warm step
+// (LibTorch ops): layers of two shapes, contiguous and channels-last weights; the same norms,
+// vectors and effective weights, in float32 and bfloat16, and gradients W_eff's gradient ·
+// 1 / max(1, σ/λ) added into .grad on every backward pass.
+TEST(Lipschitz, FusedKernelsMatchTheWarmStep) {
+  STRATA_REQUIRE_CUDA();
+  torch::manual_seed(8);
+  std::vector<nn::LipschitzConv2d> layers;
+  std::vector<nn::LipschitzConv2dImpl*> raw;
+  for (const int in : {4, 12, 12}) {
+    layers.emplace_back(nn::LipschitzConvOptions{in, 16, 3, 0.9, nn::SpectralNorm::Power, 1});
+    layers.back()->to(torch::kCUDA);
+    raw.push_back(layers.back().get());
+  }
+  {
+    torch::NoGradGuard no_grad;
+    auto w = layers[2]->named_parameters()["weight"];
+    w.set_data(w.contiguous(torch::MemoryFormat::ChannelsLast));
+  }
+  for (auto& layer : layers) layer->effective_weight();  // cold start: converged vectors
+  const std::vector<torch::Tensor> own(raw.size());      // each layer's own vector
+  const auto vectors = [&] {
+    std::vector<torch::Tensor> u;
+    for (auto& layer : layers) u.push_back(layer->named_buffers()["u"].clone());
+    return u;
+  };
+  const auto restore = [&](const std::vector<torch::Tensor>& u) {
+    torch::NoGradGuard no_grad;
+    for (std::size_t i = 0; i < raw.size(); ++i) layers[i]->named_buffers()["u"].copy_(u[i]);
+  };
+  const auto start = vectors();
+  std::vector<torch::Tensor> expected;
+  std::vector<double> expected_norm;
+  for (auto& layer : layers) {
+    expected.push_back(layer->effective_weight().detach());
+    expected_norm.push_back(layer->last_spectral_norm());
+  }
+  const auto expected_u = vectors();
+  for (const auto dtype : {torch::kFloat32, torch::kBFloat16}) {
+    restore(start);
+    const auto fused = nn::fused_effective_weights(raw, own, dtype);
+    ASSERT_EQ(fused.size(), raw.size());
+    const auto u = vectors();
+    const double tolerance = dtype == torch::kFloat32 ? 1e-5 : 1e-2;
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+      EXPECT_EQ(fused[i].scalar_type(), dtype);
+      EXPECT_EQ(fused[i].strides(), expected[i].strides()) << i;  // the weight's memory format
+      EXPECT_LE(testing::max_abs_diff(fused[i].to(torch::kFloat32), expected[i]),
+                tolerance * expected[i].abs().max().item<double>())
+          << i;
+      EXPECT_NEAR(layers[i]->last_spectral_norm() / expected_norm[i], 1.0, 1e-5) << i;
+      EXPECT_LE(testing::max_abs_diff(u[i], expected_u[i]), 1e-5) << i;
+    }
+  }
+  // Gradients, added into .grad (twice: accumulated).
+  restore(start);
+  const auto fused = nn::fused_effective_weights(raw, own, torch::kFloat32);
+  torch::Tensor loss = torch::zeros({}, torch::kCUDA);
+  std::vector<torch::Tensor> upstream;
+  for (const auto& w : fused) {
+    upstream.push_back(torch::randn_like(w));
+    loss = loss + (w * upstream.back()).sum();
+  }
+  loss.backward({}, /*retain_graph=*/true);
+  loss.backward();
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    const double scale = 1.0 / std::max(1.0, expected_norm[i] / 0.9);
+    const auto grad = layers[i]->named_parameters()["weight"].grad();
+    ASSERT_TRUE(grad.defined()) << i;
+    EXPECT_LE(testing::max_abs_diff(grad, 2.0 * scale * upstream[i]), 1e-5) << i;
+  }
+}
+
 TEST(Lipschitz, ExactNormalisationBoundsTheSpectralNorm) {
   torch::manual_seed(1);
   nn::LipschitzConv2d conv(nn::LipschitzConvOptions{128, 128, 3, 1.4, nn::SpectralNorm::Exact, 1});

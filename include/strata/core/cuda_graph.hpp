@@ -36,4 +36,24 @@ class StepGraph {
   std::unique_ptr<State> state_;
 };
 
+/// Work queued beside the current stream's: run() queues `work` on a second stream of the device
+/// after everything queued so far on the current stream, without waiting; join() makes the
+/// current stream wait for it. Inside a CUDA graph capture the work becomes a parallel branch of
+/// the graph. Tensors the work reads must stay alive until join(). Without CUDA (CPU devices, or
+/// builds without StepGraph::supported()), run() runs the work at once.
+class StreamBranch {
+ public:
+  explicit StreamBranch(torch::Device device);
+  ~StreamBranch();
+  StreamBranch(const StreamBranch&) = delete;
+  StreamBranch& operator=(const StreamBranch&) = delete;
+
+  void run(const std::function<void()>& work);
+  void join();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
 }  // namespace strata

@@ -48,6 +48,7 @@ class DipDecoderImpl : public torch::nn::Module {
   torch::Tensor group_u_;
   bool group_warm_ = false;
   std::vector<nn::LipschitzConv2dImpl*> grouped_layers() const;
+  std::vector<torch::Tensor> effective_weights();
   nn::LipschitzConv2dImpl* conv(std::size_t level, std::size_t j) const;
 };
 TORCH_MODULE(DipDecoder);

@@ -55,6 +55,9 @@ class LipschitzConv2dImpl : public torch::nn::Module {
   friend std::vector<torch::Tensor> batched_effective_weights(
       const std::vector<LipschitzConv2dImpl*>& layers, torch::Tensor& u, bool& warm,
       torch::Dtype dtype);
+  friend std::vector<torch::Tensor> fused_effective_weights(
+      const std::vector<LipschitzConv2dImpl*>& layers, const std::vector<torch::Tensor>& us,
+      torch::Dtype dtype);
 };
 TORCH_MODULE(LipschitzConv2d);
 
@@ -67,6 +70,19 @@ TORCH_MODULE(LipschitzConv2d);
 std::vector<torch::Tensor> batched_effective_weights(
     const std::vector<LipschitzConv2dImpl*>& layers, torch::Tensor& u, bool& warm,
     torch::Dtype dtype);
+
+/// One warm power-iteration step and the effective weights (Eq. 2.5) of up to 16 LipschitzConv2d
+/// layers of any shapes (one λ > 0, power iteration, one iteration per pass, float32 CUDA
+/// weights, contiguous or channels-last) by strata's CUDA kernels: three kernels for all of them
+/// instead of ~15 small ones per layer, the weights written in `dtype` in their own memory format,
+/// and one kernel for the backward pass, which adds the leaf weights' gradients straight into
+/// their .grad. us[i]: layer i's vector (C_out, float32, contiguous, updated in place), or
+/// undefined for the layer's own, which must be warm (a previous forward pass). Sets each layer's
+/// last_spectral_norm(). Returns an empty vector where the kernels do not apply (CPU, a build
+/// without the CUDA kernels, other layers or options): the caller then takes the other paths.
+std::vector<torch::Tensor> fused_effective_weights(const std::vector<LipschitzConv2dImpl*>& layers,
+                                                   const std::vector<torch::Tensor>& us,
+                                                   torch::Dtype dtype);
 
 /// Mean-only batch norm: y = x − mean_{H,W}(x) per sample and channel, + β_c (β starts at 0);
 /// no scale, no running statistics.

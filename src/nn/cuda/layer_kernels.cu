@@ -6,6 +6,7 @@
 #include <type_traits>
 
 #include "../../core/cuda/scalar.cuh"
+#include "launch.cuh"
 #include "layer_kernels.hpp"
 
 namespace strata::nn::cuda {
@@ -94,13 +95,48 @@ __global__ void plane_sums_kernel(const T* __restrict__ x, int hw, int c, int pi
   }
 }
 
-// out[sample][j] = Σ_block partials[sample][block][j] in float64 in a fixed order
-// (deterministic): block (blockIdx.x, blockIdx.y = sample) takes 32 columns j, its 32 warps every
-// 32nd block each (lane = column), then warp w's sums are added in order of w.
+// What reduce_partials_kernel makes of the per-plane sums.
+struct ReduceOutputs {
+  double* sums = nullptr;     // Σ per column, float64 (sample-major), or null
+  float* sums_f = nullptr;    // the same in float32, or null
+  bool accumulate_f = false;  // sums_f += instead of =
+  // Plane statistics (columns 2·channel, 2·channel + 1 = shifted sums of x and x²): per plane
+  // (scale, offset) into affine: (rstd, −mean·rstd) with eps, or with beta (mean-only norm)
+  // (1, β − mean); x (the N×H×W×C activation) gives each plane's shift, its first value.
+  float* affine = nullptr;
+  const void* x = nullptr;
+  int hw = 0;
+  float eps = 0.0f;
+  const float* beta = nullptr;
+};
+
+// Per plane (scale, offset) from its shifted sums s, q over hw pixels (biased variance).
+template <class T>
+__device__ void plane_affine(const ReduceOutputs& o, int n, int c, int ch, double s, double q) {
+  const double count = static_cast<double>(o.hw);
+  const double mean_shifted = s / count;
+  const double var = fmax(q / count - mean_shifted * mean_shifted, 0.0);
+  const T* x = static_cast<const T*>(o.x);
+  const double mean = mean_shifted + to_float(x[static_cast<std::int64_t>(n) * o.hw * c + ch]);
+  float* a = o.affine + 2 * (static_cast<std::int64_t>(n) * c + ch);
+  if (o.beta != nullptr) {
+    a[0] = 1.0f;
+    a[1] = static_cast<float>(static_cast<double>(o.beta[ch]) - mean);
+    return;
+  }
+  const double rstd = 1.0 / sqrt(var + o.eps);
+  a[0] = static_cast<float>(rstd);
+  a[1] = static_cast<float>(-mean * rstd);
+}
+
+// Σ_block partials[sample][block][j] in float64 in a fixed order (deterministic): block
+// (blockIdx.x, blockIdx.y = sample) takes 32 columns j, its 32 warps every 32nd block each (lane =
+// column), then warp w's sums are added in order of w; the totals go to `o` (T: x's scalar).
 constexpr int kReduceWarps = 32;
+template <class T>
 __global__ void __launch_bounds__(32 * kReduceWarps)
     reduce_partials_kernel(const float* __restrict__ partials, int blocks, int width,
-                           double* __restrict__ out) {
+                           ReduceOutputs o) {
   __shared__ double warp_total[kReduceWarps][33];
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, j = blockIdx.x * 32 + lane;
   double total = 0.0;
@@ -112,32 +148,16 @@ __global__ void __launch_bounds__(32 * kReduceWarps)
   }
   warp_total[warp][lane] = total;
   __syncthreads();
-  if (warp != 0 || j >= width) return;
+  if (warp != 0) return;
   for (int w = 1; w < kReduceWarps; ++w) total += warp_total[w][lane];
-  out[static_cast<std::int64_t>(blockIdx.y) * width + j] = total;
-}
-
-// Per plane: scale = rstd, offset = −mean·rstd from the shifted sums (biased variance); with β
-// (mean-only norm) scale = 1, offset = β − mean.
-template <class T>
-__global__ void affine_kernel(const T* __restrict__ x, const double* __restrict__ stats, int hw,
-                              int c, int planes, float eps, const float* __restrict__ beta,
-                              float* __restrict__ affine) {
-  const int i = blockIdx.x * blockDim.x + threadIdx.x;
-  if (i >= planes) return;
-  const int n = i / c, ch = i % c;
-  const double count = static_cast<double>(hw);
-  const double mean_shifted = stats[2 * i] / count;
-  const double var = fmax(stats[2 * i + 1] / count - mean_shifted * mean_shifted, 0.0);
-  const double mean = mean_shifted + to_float(x[static_cast<std::int64_t>(n) * hw * c + ch]);
-  if (beta != nullptr) {
-    affine[2 * i] = 1.0f;
-    affine[2 * i + 1] = static_cast<float>(static_cast<double>(beta[ch]) - mean);
-    return;
-  }
-  const double rstd = 1.0 / sqrt(var + eps);
-  affine[2 * i] = static_cast<float>(rstd);
-  affine[2 * i + 1] = static_cast<float>(-mean * rstd);
+  const double next = __shfl_down_sync(0xffffffffu, total, 1);  // q beside s (width is even)
+  if (j >= width) return;
+  const std::int64_t at = static_cast<std::int64_t>(blockIdx.y) * width + j;
+  if (o.sums != nullptr) o.sums[at] = total;
+  if (o.sums_f != nullptr)
+    o.sums_f[at] = static_cast<float>(total) + (o.accumulate_f ? o.sums_f[at] : 0.0f);
+  if (o.affine != nullptr && j % 2 == 0)
+    plane_affine<T>(o, static_cast<int>(blockIdx.y), width / 2, j / 2, total, next);
 }
 
 // The ×2 bilinear source of output coordinate u on an axis of n input pixels, as torch's
@@ -512,11 +532,6 @@ __global__ void __launch_bounds__(kThreads, 1)  // (kThreads) alone spills
 
 cudaStream_t as_stream(void* stream) { return static_cast<cudaStream_t>(stream); }
 
-const char* launched() {
-  const cudaError_t e = cudaGetLastError();
-  return e == cudaSuccess ? nullptr : cudaGetErrorString(e);
-}
-
 // Blocks in all of a pass over the pixels of every sample: the plane sums take 528 (4 blocks of 256
 // threads per SM of a large GPU; 512² × 128 bf16: 33 µs on an H200, 38 µs with 1056), the
 // backward pass, with more work per pixel, 1056. The workspace of per-block sums fits both.
@@ -534,11 +549,12 @@ int pass_blocks(int hw, std::int64_t n, int c, int target) {
   return (hw + per_block - 1) / per_block;
 }
 
-// Adds the partial sums of `blocks` blocks per sample (width values each) into out, in float64.
-void reduce_partials(const float* partials, std::int64_t n, int blocks, int width, double* out,
-                     cudaStream_t s) {
+// Adds the partial sums of `blocks` blocks per sample (width values each) into `o`, in float64.
+template <class T>
+void reduce_partials(const float* partials, std::int64_t n, int blocks, int width,
+                     const ReduceOutputs& o, cudaStream_t s) {
   const dim3 grid((width + 31) / 32, static_cast<unsigned>(n));
-  reduce_partials_kernel<<<grid, 32 * kReduceWarps, 0, s>>>(partials, blocks, width, out);
+  reduce_partials_kernel<T><<<grid, 32 * kReduceWarps, 0, s>>>(partials, blocks, width, o);
 }
 
 // Grid-stride launch size for `total` items.
@@ -547,44 +563,38 @@ unsigned elementwise_blocks(std::int64_t total) {
 }
 
 template <class T>
-const char* plane_sums_typed(const Nhwc& x, float* partials, double* stats, cudaStream_t s) {
+const char* plane_affine_typed(const Nhwc& x, float eps, const float* beta, float* partials,
+                               float* affine, cudaStream_t s) {
   const int hw = static_cast<int>(x.h * x.w), c = static_cast<int>(x.c);
   const int per_block = pixels_per_block(hw, x.n, c, kSumBlocks);
   const int blocks = pass_blocks(hw, x.n, c, kSumBlocks);
   const dim3 grid(blocks, static_cast<unsigned>(x.n));
   plane_sums_kernel<T>
       <<<grid, kThreads, 0, s>>>(static_cast<const T*>(x.data), hw, c, per_block, partials);
-  reduce_partials(partials, x.n, blocks, 2 * c, stats, s);
+  ReduceOutputs o;
+  o.affine = affine;
+  o.x = x.data;
+  o.hw = hw;
+  o.eps = eps;
+  o.beta = beta;
+  reduce_partials<T>(partials, x.n, blocks, 2 * c, o, s);
   return launched();
 }
 
-// Per plane (scale, offset) from the statistics into affine (beta: mean-only).
+// act(affine(x)) padded into out; affine null: act(x) only.
 template <class T>
-void affine_from_stats(const Nhwc& x, const double* stats, float eps, const float* beta,
-                       float* affine, cudaStream_t s) {
-  const int planes = static_cast<int>(x.n * x.c);
-  affine_kernel<T><<<(planes + kThreads - 1) / kThreads, kThreads, 0, s>>>(
-      static_cast<const T*>(x.data), stats, static_cast<int>(x.h * x.w), static_cast<int>(x.c),
-      planes, eps, beta, affine);
-}
-
-// act(affine(x)) padded into out; stats null: act(x) only.
-template <class T>
-const char* normalize_pad_typed(const Nhwc& x, const double* stats, float eps, float* affine,
-                                float slope, int pad, const Nhwc& out, cudaStream_t s) {
-  if (stats != nullptr) affine_from_stats<T>(x, stats, eps, nullptr, affine, s);
+const char* normalize_pad_typed(const Nhwc& x, const float* affine, float slope, int pad,
+                                const Nhwc& out, cudaStream_t s) {
   const std::int64_t total = out.n * out.h * out.w * (out.c / kVec);
   normalize_pad_kernel<T><<<elementwise_blocks(total), kThreads, 0, s>>>(
-      static_cast<const T*>(x.data), stats != nullptr ? affine : nullptr, static_cast<int>(x.h),
-      static_cast<int>(x.w), static_cast<int>(x.c), slope, pad, static_cast<T*>(out.data), total);
+      static_cast<const T*>(x.data), affine, static_cast<int>(x.h), static_cast<int>(x.w),
+      static_cast<int>(x.c), slope, pad, static_cast<T*>(out.data), total);
   return launched();
 }
 
 template <class T>
-const char* mean_act_pad_typed(const Nhwc& y, const double* stats, const float* beta, float* affine,
-                               float slope, int pad, bool upsample, const Nhwc& out,
-                               cudaStream_t s) {
-  affine_from_stats<T>(y, stats, 0.0f, beta, affine, s);
+const char* mean_act_pad_typed(const Nhwc& y, const float* affine, float slope, int pad,
+                               bool upsample, const Nhwc& out, cudaStream_t s) {
   const int h = static_cast<int>(y.h), w = static_cast<int>(y.w), c = static_cast<int>(y.c);
   const T* in = static_cast<const T*>(y.data);
   T* o = static_cast<T*>(out.data);
@@ -611,7 +621,8 @@ const char* mean_act_pad_typed(const Nhwc& y, const double* stats, const float* 
 template <class T>
 const char* mean_act_pad_backward_typed(const Nhwc& grad_out, const Nhwc& y, const float* affine,
                                         float slope, int pad, bool upsample, const Nhwc& grad_y,
-                                        float* partials, double* sums, cudaStream_t s) {
+                                        float* partials, double* sums, float* sums_f,
+                                        bool accumulate, cudaStream_t s) {
   const int h = static_cast<int>(y.h), w = static_cast<int>(y.w), c = static_cast<int>(y.c);
   const int per_block = pixels_per_block(h * w, y.n, c, kGradBlocks);
   const int blocks = pass_blocks(h * w, y.n, c, kGradBlocks);
@@ -626,20 +637,14 @@ const char* mean_act_pad_backward_typed(const Nhwc& grad_out, const Nhwc& y, con
     mean_act_pad_backward_kernel<T, false>
         <<<grid, kThreads, 0, s>>>(go, in, affine, h, w, c, slope, pad, per_block, g, partials);
   if (const char* error = launched()) return error;
-  reduce_partials(partials, y.n, blocks, c, sums, s);
+  ReduceOutputs o;
+  o.sums = sums;
+  o.sums_f = sums_f;
+  o.accumulate_f = accumulate;
+  reduce_partials<T>(partials, y.n, blocks, c, o, s);
   const std::int64_t total = y.n * y.h * y.w * (y.c / kVec);
   subtract_means_kernel<T><<<elementwise_blocks(total), kThreads, 0, s>>>(g, sums, h * w, c, total);
   return launched();
-}
-
-// f(T{}) for the scalar type T of `scalar`.
-template <class F>
-const char* dispatch(Scalar scalar, F&& f) {
-  switch (scalar) {
-    case Scalar::Float16: return f(__half{});
-    case Scalar::BFloat16: return f(__nv_bfloat16{});
-    default: return f(float{});
-  }
 }
 
 template <class T, int O>
@@ -714,34 +719,35 @@ std::int64_t plane_partials_floats(const Nhwc& x) {
          std::max(2 * pass_blocks(hw, x.n, c, kSumBlocks), pass_blocks(hw, x.n, c, kGradBlocks));
 }
 
-const char* plane_sums(const Nhwc& x, float* partials, double* stats, void* stream) {
+const char* plane_affine(const Nhwc& x, float eps, const float* beta, float* partials,
+                         float* affine, void* stream) {
   return dispatch(x.scalar, [&](auto t) {
-    return plane_sums_typed<decltype(t)>(x, partials, stats, as_stream(stream));
+    return plane_affine_typed<decltype(t)>(x, eps, beta, partials, affine, as_stream(stream));
   });
 }
 
-const char* normalize_pad(const Nhwc& x, const double* stats, float eps, float* affine, float slope,
-                          int pad, const Nhwc& out, void* stream) {
+const char* normalize_pad(const Nhwc& x, const float* affine, float slope, int pad, const Nhwc& out,
+                          void* stream) {
   return dispatch(x.scalar, [&](auto t) {
-    return normalize_pad_typed<decltype(t)>(x, stats, eps, affine, slope, pad, out,
-                                            as_stream(stream));
+    return normalize_pad_typed<decltype(t)>(x, affine, slope, pad, out, as_stream(stream));
   });
 }
 
-const char* mean_act_pad(const Nhwc& y, const double* stats, const float* beta, float* affine,
-                         float slope, int pad, bool upsample, const Nhwc& out, void* stream) {
+const char* mean_act_pad(const Nhwc& y, const float* affine, float slope, int pad, bool upsample,
+                         const Nhwc& out, void* stream) {
   return dispatch(y.scalar, [&](auto t) {
-    return mean_act_pad_typed<decltype(t)>(y, stats, beta, affine, slope, pad, upsample, out,
-                                           as_stream(stream));
+    return mean_act_pad_typed<decltype(t)>(y, affine, slope, pad, upsample, out, as_stream(stream));
   });
 }
 
 const char* mean_act_pad_backward(const Nhwc& grad_out, const Nhwc& y, const float* affine,
                                   float slope, int pad, bool upsample, const Nhwc& grad_y,
-                                  float* partials, double* sums, void* stream) {
+                                  float* partials, double* sums, float* sums_f, bool accumulate,
+                                  void* stream) {
   return dispatch(y.scalar, [&](auto t) {
     return mean_act_pad_backward_typed<decltype(t)>(grad_out, y, affine, slope, pad, upsample,
-                                                    grad_y, partials, sums, as_stream(stream));
+                                                    grad_y, partials, sums, sums_f, accumulate,
+                                                    as_stream(stream));
   });
 }
 

@@ -23,37 +23,41 @@ constexpr std::int64_t kMaxChannels = 1024;
 
 /// Each returns nullptr on success or CUDA's error string. `stream` is a cudaStream_t.
 
-/// Floats of the workspace `partials` that plane_sums and mean_act_pad_backward take for x (or y).
+/// Floats of the workspace `partials` that plane_affine and mean_act_pad_backward take for x (or
+/// y).
 std::int64_t plane_partials_floats(const Nhwc& x);
 
-/// Instance-norm statistics: stats (float64, N×C×2) receives, per sample and channel, the sums of
-/// (x − s) and (x − s)² over the plane, s = the plane's first value (the shift keeps float
-/// accumulation accurate when |mean| ≫ std): per-block sums in partials (float32 workspace of
-/// plane_partials_floats(x)), then added up in a fixed order (deterministic, no atomics).
-const char* plane_sums(const Nhwc& x, float* partials, double* stats, void* stream);
+/// Per sample and channel, the plane's (scale, offset) into affine (float32 N×C×2): the instance
+/// norm's (rstd, −mean·rstd) with eps (biased variance), or, given beta (float32 per channel), the
+/// mean-only norm's (1, β − mean). From the plane's sums of (x − s) and (x − s)², s = its first
+/// value (the shift keeps float accumulation accurate when |mean| ≫ std): per-block sums in
+/// partials (float32 workspace of plane_partials_floats(x)), then added up in float64 in a fixed
+/// order (deterministic, no atomics) by a kernel that also computes the affine.
+const char* plane_affine(const Nhwc& x, float eps, const float* beta, float* partials,
+                         float* affine, void* stream);
 
-/// out = act((x − mean) · rstd) with the plane statistics from plane_sums (or x itself when
-/// stats is null), written reflect-padded by `pad` (out is N×(H+2pad)×(W+2pad)×C, same scalar);
-/// act(v) = v for v > 0, slope · v otherwise (slope 1: none, 0: ReLU). `affine` is a float32
-/// workspace of N×C×2 values (rstd, −mean·rstd), unused when stats is null.
-const char* normalize_pad(const Nhwc& x, const double* stats, float eps, float* affine, float slope,
-                          int pad, const Nhwc& out, void* stream);
+/// out = act(x · scale + offset) with the planes' (scale, offset) from plane_affine (or x itself
+/// when affine is null), written reflect-padded by `pad` (out is N×(H+2pad)×(W+2pad)×C, same
+/// scalar); act(v) = v for v > 0, slope · v otherwise (slope 1: none, 0: ReLU).
+const char* normalize_pad(const Nhwc& x, const float* affine, float slope, int pad, const Nhwc& out,
+                          void* stream);
 
 /// The DIP decoder's step after a convolution (forward): out = pad(up(act(y − mean(y) + β))) with
-/// the plane means from plane_sums (stats), β float32 per channel, act as in normalize_pad, up a
-/// ×2 bilinear upsampling (align_corners false, as torch's interpolate) when `upsample`, pad a
-/// reflection by `pad`. `affine` (float32 N×C×2 workspace) receives (1, β − mean) per plane, which
-/// the backward pass takes again. out is N×(s·H + 2pad)×(s·W + 2pad)×C, s = 2 when upsampling.
-const char* mean_act_pad(const Nhwc& y, const double* stats, const float* beta, float* affine,
-                         float slope, int pad, bool upsample, const Nhwc& out, void* stream);
+/// affine = (1, β − mean) per plane from plane_affine, act as in normalize_pad, up a ×2 bilinear
+/// upsampling (align_corners false, as torch's interpolate) when `upsample`, pad a reflection by
+/// `pad`. out is N×(s·H + 2pad)×(s·W + 2pad)×C, s = 2 when upsampling.
+const char* mean_act_pad(const Nhwc& y, const float* affine, float slope, int pad, bool upsample,
+                         const Nhwc& out, void* stream);
 
 /// Backward of mean_act_pad: grad_y (y's shape and scalar) = g − mean_plane(g) with
 /// g = act'(a) · (the gradient of out folded back through the padding and the upsampling), and
-/// sums (float64 N×C) = Σ_plane g, the gradient of β summed over samples (per-block sums in the
-/// float32 workspace partials of plane_partials_floats(y), added up in a fixed order).
+/// sums (float64 N×C) = Σ_plane g (per-block sums in the float32 workspace partials of
+/// plane_partials_floats(y), added up in a fixed order), also in float32 into sums_f unless null
+/// (added to what it holds when `accumulate`).
 const char* mean_act_pad_backward(const Nhwc& grad_out, const Nhwc& y, const float* affine,
                                   float slope, int pad, bool upsample, const Nhwc& grad_y,
-                                  float* partials, double* sums, void* stream);
+                                  float* partials, double* sums, float* sums_f, bool accumulate,
+                                  void* stream);
 
 /// 1×1 convolution to a few float32 outputs (the deep-image-prior decoder's head): out (float32,
 /// N×outputs×H×W, NCHW) = W·x + b per pixel, accumulated in float32; weight float32 outputs×C,
