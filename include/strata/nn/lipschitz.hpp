@@ -24,7 +24,8 @@ struct LipschitzConvOptions {
   int in = 1, out = 1, kernel = 3;
   double lambda = 0.0;  ///< Lipschitz bound λ; 0 disables the normalisation
   SpectralNorm method = SpectralNorm::Power;
-  int power_iterations = 1;  ///< per forward pass (the first pass iterates to convergence)
+  /// per forward pass (the first pass starts from the exact top singular vector)
+  int power_iterations = 1;
 };
 
 /// Reflection padding (k−1)/2 and a k×k convolution, computed in the input's dtype (float32
@@ -65,7 +66,8 @@ TORCH_MODULE(LipschitzConv2d);
 /// iteration) computed together, cast to `dtype`: one batched power iteration per call for all of
 /// them on the stacked weights, instead of ~15 small kernels per layer. The vectors live in `u`
 /// (layers × C_out, updated in place; e.g. a buffer of the parent module), not in the layers;
-/// while `warm` is false the iteration first runs to convergence (then `warm` is set). Sets each
+/// while `warm` is false the vectors first start from the exact top singular vectors (an
+/// eigendecomposition of W Wᵀ; then `warm` is set). Sets each
 /// layer's last_spectral_norm(). Differentiable with respect to the weights (not through ‖W‖_sn).
 std::vector<torch::Tensor> batched_effective_weights(
     const std::vector<LipschitzConv2dImpl*>& layers, torch::Tensor& u, bool& warm,

@@ -142,7 +142,7 @@ __global__ void __launch_bounds__(32 * kReduceWarps)
   double total = 0.0;
   if (j < width) {
     const float* column = partials + static_cast<std::int64_t>(blockIdx.y) * blocks * width + j;
-#pragma unroll 4
+#pragma unroll 8  // all of a warp's loads in flight for up to 256 blocks
     for (int b = warp; b < blocks; b += kReduceWarps)
       total += column[static_cast<std::int64_t>(b) * width];
   }
