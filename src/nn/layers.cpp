@@ -64,18 +64,15 @@ void check_launch(const char* error, const char* what) {
   check(error == nullptr, "", std::string(what) + ": CUDA kernel failed: " + (error ? error : ""));
 }
 
-// Per plane (scale, offset) of x (float32 N×C×2) by the kernels: the instance norm's with eps, or
-// the mean-only norm's with beta (a float32 CUDA tensor) when defined.
-torch::Tensor plane_affine(const torch::Tensor& x, double eps, const torch::Tensor& beta,
-                           void* stream, const char* what) {
+// The instance norm's (rstd, −mean·rstd) per plane of x (float32 N×C×2) by the kernels.
+torch::Tensor instance_norm_affine(const torch::Tensor& x, double eps, void* stream) {
   auto affine = torch::empty({x.size(0), x.size(1), 2}, x.options().dtype(torch::kFloat32));
   const auto d = describe(x);
   const auto partials =
       torch::empty({cuda::plane_partials_floats(d)}, x.options().dtype(torch::kFloat32));
-  check_launch(cuda::plane_affine(d, static_cast<float>(eps),
-                                  beta.defined() ? beta.data_ptr<float>() : nullptr,
-                                  partials.data_ptr<float>(), affine.data_ptr<float>(), stream),
-               what);
+  check_launch(cuda::plane_affine(d, static_cast<float>(eps), nullptr, partials.data_ptr<float>(),
+                                  affine.data_ptr<float>(), stream),
+               "instance_norm");
   return affine;
 }
 
@@ -87,8 +84,7 @@ torch::Tensor nhwc_normalize_pad(const torch::Tensor& x, bool normalise, double 
   const std::int64_t n = x.size(0), c = x.size(1);
   auto out = torch::empty({n, c, x.size(2) + 2 * pad, x.size(3) + 2 * pad},
                           x.options().memory_format(torch::MemoryFormat::ChannelsLast));
-  const auto affine =
-      normalise ? plane_affine(x, eps, torch::Tensor(), stream, "instance_norm") : torch::Tensor();
+  const auto affine = normalise ? instance_norm_affine(x, eps, stream) : torch::Tensor();
   check_launch(
       cuda::normalize_pad(describe(x), normalise ? affine.data_ptr<float>() : nullptr,
                           static_cast<float>(slope), static_cast<int>(pad), describe(out), stream),
@@ -112,11 +108,14 @@ class MeanActPad : public torch::autograd::Function<MeanActPad> {
     void* stream = c10::cuda::getCurrentCUDAStream().stream();
     const std::int64_t n = y.size(0), c = y.size(1), s = upsample ? 2 : 1;
     const auto b = beta.to(y.device(), torch::kFloat32).contiguous();
-    const auto affine = plane_affine(y, 0.0, b, stream, "mean_norm");
+    auto affine = torch::empty({n, c, 2}, y.options().dtype(torch::kFloat32));
+    const auto partials = torch::empty({cuda::plane_partials_floats(describe(y))},
+                                       y.options().dtype(torch::kFloat32));
     auto out = channels_last_empty(n, c, s * y.size(2) + 2 * pad, s * y.size(3) + 2 * pad, y);
     check_launch(
-        cuda::mean_act_pad(describe(y), affine.data_ptr<float>(), static_cast<float>(slope),
-                           static_cast<int>(pad), upsample, describe(out), stream),
+        cuda::mean_norm_act_pad(describe(y), b.data_ptr<float>(), partials.data_ptr<float>(),
+                                affine.data_ptr<float>(), static_cast<float>(slope),
+                                static_cast<int>(pad), upsample, describe(out), stream),
         "mean_norm");
     ctx->save_for_backward({y, affine});
     ctx->saved_data["slope"] = slope;

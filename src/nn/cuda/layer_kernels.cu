@@ -281,6 +281,37 @@ __global__ void mean_act_pad_kernel(const T* __restrict__ y, const float* __rest
                   th.ix, h, w, pad, v);
 }
 
+// Padded output pixel (oy, ox) of pad(up(act(y · scale + offset))) for V channels: its
+// reflection in the upsampled image, its four bilinear sources, each activated, combined with
+// torch's weights and order of operations. plane: the sample's y (h × w × c) at the channel group;
+// affine: its (scale, offset) pairs.
+template <class T, int V>
+__device__ __forceinline__ void up_act_pixel(const T* plane, const float* affine, int h, int w,
+                                             int c, float slope, int pad, int oy, int ox,
+                                             float (&v)[V]) {
+  const UpSource sy = up_source(reflect(oy - pad, 2 * h), h);
+  const UpSource sx = up_source(reflect(ox - pad, 2 * w), w);
+  const auto source = [&](int iy, int ix, float(&p)[V]) {
+    load(plane + (static_cast<std::int64_t>(iy) * w + ix) * c, p);
+  };
+  float p00[V], p01[V], p10[V], p11[V];
+  source(sy.i0, sx.i0, p00);
+  source(sy.i0, sx.i1, p01);
+  source(sy.i1, sx.i0, p10);
+  source(sy.i1, sx.i1, p11);
+  const float2* scale_offset = reinterpret_cast<const float2*>(affine);
+  const float h1 = sy.l, h0 = 1.0f - h1, w1 = sx.l, w0 = 1.0f - w1;
+#pragma unroll
+  for (int k = 0; k < V; ++k) {
+    const float2 a = scale_offset[k];
+    const auto act = [&](float x) {
+      x = fmaf(x, a.x, a.y);
+      return x > 0.0f ? x : x * slope;
+    };
+    v[k] = h0 * (w0 * act(p00[k]) + w1 * act(p01[k])) + h1 * (w0 * act(p10[k]) + w1 * act(p11[k]));
+  }
+}
+
 // Forward of mean_act_pad with ×2 upsampling: one thread per padded output pixel and group of V
 // channels (16-byte accesses where C allows): the pixel's reflection in the upsampled image, its
 // four bilinear sources, each activated, combined with torch's weights and order of operations.
@@ -293,30 +324,10 @@ __global__ void mean_act_up_pad_kernel(const T* __restrict__ y, const float* __r
   const int groups = c / V, wo = 2 * w + 2 * pad, i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= wo * groups) return;
   const int g = i % groups, ox = i / groups, oy = blockIdx.y, n = blockIdx.z;
-  const UpSource sy = up_source(reflect(oy - pad, 2 * h), h);
-  const UpSource sx = up_source(reflect(ox - pad, 2 * w), w);
-  const T* plane = y + static_cast<std::int64_t>(n) * h * w * c + g * V;
-  const auto source = [&](int iy, int ix, float(&v)[V]) {
-    load(plane + (static_cast<std::int64_t>(iy) * w + ix) * c, v);
-  };
-  float p00[V], p01[V], p10[V], p11[V];
-  source(sy.i0, sx.i0, p00);
-  source(sy.i0, sx.i1, p01);
-  source(sy.i1, sx.i0, p10);
-  source(sy.i1, sx.i1, p11);
-  const float2* scale_offset =
-      reinterpret_cast<const float2*>(affine + (static_cast<std::int64_t>(n) * c + g * V) * 2);
-  const float h1 = sy.l, h0 = 1.0f - h1, w1 = sx.l, w0 = 1.0f - w1;
   float v[V];
-#pragma unroll
-  for (int k = 0; k < V; ++k) {
-    const float2 a = scale_offset[k];
-    const auto act = [&](float x) {
-      x = fmaf(x, a.x, a.y);
-      return x > 0.0f ? x : x * slope;
-    };
-    v[k] = h0 * (w0 * act(p00[k]) + w1 * act(p01[k])) + h1 * (w0 * act(p10[k]) + w1 * act(p11[k]));
-  }
+  up_act_pixel<T, V>(y + static_cast<std::int64_t>(n) * h * w * c + g * V,
+                     affine + (static_cast<std::int64_t>(n) * c + g * V) * 2, h, w, c, slope, pad,
+                     oy, ox, v);
   store(out + ((static_cast<std::int64_t>(n) * (2 * h + 2 * pad) + oy) * wo + ox) * c + g * V, v);
 }
 
@@ -325,6 +336,54 @@ __global__ void mean_act_up_pad_kernel(const T* __restrict__ y, const float* __r
 // of its pixel and channel group from grad_out (through the padding, and the upsampling when Up),
 // multiplies by the activation's slope at a = y + offset, stores it in grad_y and its block's
 // sums of it (the stored, rounded values) in partials[sample][block][channel].
+// The gradient reaching unpadded pixel (iy, ix) of y (h × w) from go, the sample's padded output
+// gradient (wo columns, c channels; ×2 upsampled when Up) at the thread's channel group.
+template <class T, bool Up>
+__device__ __forceinline__ void gather_pixel_gradient(const T* go, int wo, int c, int iy, int ix,
+                                                      int h, int w, int pad, float (&acc)[kVec]) {
+  if constexpr (Up) {
+    if (2 * iy - 1 >= pad + 1 && 2 * iy + 2 <= 2 * h - 2 - pad && 2 * ix - 1 >= pad + 1 &&
+        2 * ix + 2 <= 2 * w - 2 - pad) {
+      // no reflected copies and the interior weights 1/4, 3/4, 3/4, 1/4 on both axes
+      constexpr float weight[4] = {0.25f, 0.75f, 0.75f, 0.25f};
+      const T* base =
+          go + (static_cast<std::int64_t>(2 * iy - 1 + pad) * wo + 2 * ix - 1 + pad) * c;
+#pragma unroll
+      for (int dy = 0; dy < 4; ++dy)
+#pragma unroll
+        for (int dx = 0; dx < 4; ++dx) {
+          float v[kVec];
+          load(base + (static_cast<std::int64_t>(dy) * wo + dx) * c, v);
+#pragma unroll
+          for (int k = 0; k < kVec; ++k) acc[k] = fmaf(weight[dy] * weight[dx], v[k], acc[k]);
+        }
+    } else {
+      for (int uy = max(2 * iy - 1, 0); uy <= min(2 * iy + 2, 2 * h - 1); ++uy) {
+        const float wy = up_weight(uy, iy, h);
+        if (wy == 0.0f) continue;
+        for (int ux = max(2 * ix - 1, 0); ux <= min(2 * ix + 2, 2 * w - 1); ++ux) {
+          const float wx = up_weight(ux, ix, w);
+          if (wx != 0.0f) gather_reflected(go, wo, c, uy, ux, 2 * h, 2 * w, pad, wy * wx, acc);
+        }
+      }
+    }
+  } else {
+    gather_reflected(go, wo, c, iy, ix, h, w, pad, 1.0f, acc);
+  }
+}
+
+// v (y's values) becomes the gradient of y: acc times the activation's slope at y + offset
+// (affine a of the channel group), rounded to T as it will be stored.
+template <class T>
+__device__ __forceinline__ void activation_gradient(float (&v)[kVec], const float (&acc)[kVec],
+                                                    const float* a, float slope) {
+#pragma unroll
+  for (int k = 0; k < kVec; ++k) {
+    const float pre = fmaf(v[k], a[2 * k], a[2 * k + 1]);
+    v[k] = to_float(from_float<T>(pre > 0.0f ? acc[k] : acc[k] * slope));
+  }
+}
+
 template <class T, bool Up>
 __global__ void mean_act_pad_backward_kernel(const T* __restrict__ grad_out,
                                              const T* __restrict__ y,
@@ -345,40 +404,10 @@ __global__ void mean_act_pad_backward_kernel(const T* __restrict__ grad_out,
       const int iy = p / w, ix = p - iy * w;
       float v[kVec], acc[kVec] = {};
       load(y + plane + static_cast<std::int64_t>(p) * c, v);  // in flight during the gather
-      if constexpr (Up) {
-        if (2 * iy - 1 >= pad + 1 && 2 * iy + 2 <= 2 * h - 2 - pad && 2 * ix - 1 >= pad + 1 &&
-            2 * ix + 2 <= 2 * w - 2 - pad) {
-          // no reflected copies and the interior weights 1/4, 3/4, 3/4, 1/4 on both axes
-          constexpr float weight[4] = {0.25f, 0.75f, 0.75f, 0.25f};
-          const T* base =
-              go + (static_cast<std::int64_t>(2 * iy - 1 + pad) * wo + 2 * ix - 1 + pad) * c;
+      gather_pixel_gradient<T, Up>(go, wo, c, iy, ix, h, w, pad, acc);
+      activation_gradient<T>(v, acc, a, slope);
 #pragma unroll
-          for (int dy = 0; dy < 4; ++dy)
-#pragma unroll
-            for (int dx = 0; dx < 4; ++dx) {
-              float v[kVec];
-              load(base + (static_cast<std::int64_t>(dy) * wo + dx) * c, v);
-#pragma unroll
-              for (int k = 0; k < kVec; ++k) acc[k] = fmaf(weight[dy] * weight[dx], v[k], acc[k]);
-            }
-        } else
-          for (int uy = max(2 * iy - 1, 0); uy <= min(2 * iy + 2, 2 * h - 1); ++uy) {
-            const float wy = up_weight(uy, iy, h);
-            if (wy == 0.0f) continue;
-            for (int ux = max(2 * ix - 1, 0); ux <= min(2 * ix + 2, 2 * w - 1); ++ux) {
-              const float wx = up_weight(ux, ix, w);
-              if (wx != 0.0f) gather_reflected(go, wo, c, uy, ux, 2 * h, 2 * w, pad, wy * wx, acc);
-            }
-          }
-      } else {
-        gather_reflected(go, wo, c, iy, ix, h, w, pad, 1.0f, acc);
-      }
-#pragma unroll
-      for (int k = 0; k < kVec; ++k) {
-        const float pre = fmaf(v[k], a[2 * k], a[2 * k + 1]);
-        v[k] = to_float(from_float<T>(pre > 0.0f ? acc[k] : acc[k] * slope));
-        sum[k] += v[k];
-      }
+      for (int k = 0; k < kVec; ++k) sum[k] += v[k];
       store(grad_y + plane + static_cast<std::int64_t>(p) * c, v);
     }
   }
@@ -392,6 +421,134 @@ __global__ void mean_act_pad_backward_kernel(const T* __restrict__ grad_out,
   float* out = partials + (static_cast<std::int64_t>(n) * gridDim.x + blockIdx.x) * c + g * kVec;
 #pragma unroll
   for (int k = 0; k < kVec; ++k) out[k] = partial[t][k];
+}
+
+// Small planes (the DIP decoder's first levels) take the mean-only step in one launch each way
+// instead of three (sums, reduction, pass): block (channel group, sample) of kSmallThreads
+// threads holds the whole plane of its kVec channels; the backward pass keeps up to kSmallPixels
+// gradients per thread in registers. Its threads read a pixel's channel group each (8 bytes at a
+// 2C-byte stride), so the three-kernel path, whose threads span the channels, wins on larger
+// planes: on an H100 (1 × 128 × h × w bf16) the one-launch forward took 4.2 / 5.8 / 11.0 µs at
+// 16×11 / 32×22 / 64×44 against 12.8 / 13.9 / 16.1, with upsampling 5.7 / 10.8 / 28.9 against
+// 13.3 / 14.8 / 20.1; the backward 5.7 / 7.9 / 15.1 against 12.3 / 13.8 / 15.4, with upsampling
+// (16 taps per pixel) 17.8 / 30.2 / 72.1 against 19.6 / 19.8 / 22.9. Hence the limits below.
+constexpr int kSmallThreads = 512, kSmallPixels = 2;
+constexpr int kSmallForward = 4096, kSmallForwardUp = 1024;  // pixels
+constexpr int kSmallBackward = kSmallThreads * kSmallPixels, kSmallBackwardUp = 256;
+
+// Σ over the block of every thread's kVec values, in float64 over the warps in a fixed order: the
+// block's thread k < kVec receives channel k's total (others: 0).
+__device__ double small_block_sum(const float (&v)[kVec], double (*warp_sums)[kVec]) {
+  float s[kVec];
+#pragma unroll
+  for (int k = 0; k < kVec; ++k) {
+    s[k] = v[k];
+    for (int offset = 16; offset > 0; offset >>= 1)
+      s[k] += __shfl_xor_sync(0xffffffffu, s[k], offset);
+  }
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  if (lane == 0)
+#pragma unroll
+    for (int k = 0; k < kVec; ++k) warp_sums[warp][k] = s[k];
+  __syncthreads();
+  double total = 0.0;
+  if (threadIdx.x < kVec)
+    for (int w = 0; w < kSmallThreads / 32; ++w) total += warp_sums[w][threadIdx.x];
+  return total;
+}
+
+// Forward: the plane means, affine = (1, β − mean) (stored for the backward pass), then
+// pad(up(act(y + offset))) as mean_act_pad_kernel / mean_act_up_pad_kernel.
+template <class T, bool Up>
+__global__ void __launch_bounds__(kSmallThreads)
+    small_mean_act_pad_kernel(const T* __restrict__ y, const float* __restrict__ beta,
+                              float* __restrict__ affine, int h, int w, int c, float slope, int pad,
+                              T* __restrict__ out) {
+  __shared__ double warp_sums[kSmallThreads / 32][kVec];
+  __shared__ float a[2 * kVec];
+  const int g = blockIdx.x, n = blockIdx.y, hw = h * w;
+  const T* plane = y + static_cast<std::int64_t>(n) * hw * c + g * kVec;
+  float s[kVec] = {};
+  for (int p = threadIdx.x; p < hw; p += kSmallThreads) {
+    float v[kVec];
+    load(plane + static_cast<std::int64_t>(p) * c, v);
+#pragma unroll
+    for (int k = 0; k < kVec; ++k) s[k] += v[k];
+  }
+  const double total = small_block_sum(s, warp_sums);
+  if (threadIdx.x < kVec) {
+    const int ch = g * kVec + threadIdx.x;
+    const float offset = static_cast<float>(static_cast<double>(beta[ch]) - total / hw);
+    a[2 * threadIdx.x] = 1.0f;
+    a[2 * threadIdx.x + 1] = offset;
+    affine[2 * (static_cast<std::int64_t>(n) * c + ch)] = 1.0f;
+    affine[2 * (static_cast<std::int64_t>(n) * c + ch) + 1] = offset;
+  }
+  __syncthreads();
+  const int s2 = Up ? 2 : 1, ho = s2 * h + 2 * pad, wo = s2 * w + 2 * pad;
+  T* o = out + static_cast<std::int64_t>(n) * ho * wo * c + g * kVec;
+  if constexpr (Up) {
+    for (int q = threadIdx.x; q < ho * wo; q += kSmallThreads) {
+      float v[kVec];
+      up_act_pixel<T, kVec>(plane, a, h, w, c, slope, pad, q / wo, q % wo, v);
+      store(o + static_cast<std::int64_t>(q) * c, v);
+    }
+  } else {
+    for (int p = threadIdx.x; p < hw; p += kSmallThreads) {
+      float v[kVec];
+      load(plane + static_cast<std::int64_t>(p) * c, v);
+      normalize_act(v, a, slope);
+      store_reflected(o, wo, c, p / w, p % w, h, w, pad, v);
+    }
+  }
+}
+
+// Backward: each thread's (at most kSmallPixels) gradients of y stay in registers while the
+// block sums them; then the plane mean is subtracted and they are stored. sums (float64) and
+// sums_f (float32, += when accumulate) receive the plane sums, as mean_act_pad_backward.
+template <class T, bool Up>
+__global__ void __launch_bounds__(kSmallThreads)
+    small_mean_act_pad_backward_kernel(const T* __restrict__ grad_out, const T* __restrict__ y,
+                                       const float* __restrict__ affine, int h, int w, int c,
+                                       float slope, int pad, T* __restrict__ grad_y,
+                                       double* __restrict__ sums, float* __restrict__ sums_f,
+                                       bool accumulate) {
+  __shared__ double warp_sums[kSmallThreads / 32][kVec];
+  __shared__ float mean[kVec];
+  const int g = blockIdx.x, n = blockIdx.y, hw = h * w;
+  const int s2 = Up ? 2 : 1, ho = s2 * h + 2 * pad, wo = s2 * w + 2 * pad;
+  const T* go = grad_out + static_cast<std::int64_t>(n) * ho * wo * c + g * kVec;
+  const std::int64_t plane = static_cast<std::int64_t>(n) * hw * c + g * kVec;
+  const float* a = affine + (static_cast<std::int64_t>(n) * c + g * kVec) * 2;
+  float grad[kSmallPixels][kVec], s[kVec] = {};
+#pragma unroll
+  for (int i = 0; i < kSmallPixels; ++i) {
+    const int p = threadIdx.x + i * kSmallThreads;
+    if (p >= hw) break;
+    float acc[kVec] = {};
+    load(y + plane + static_cast<std::int64_t>(p) * c, grad[i]);
+    gather_pixel_gradient<T, Up>(go, wo, c, p / w, p % w, h, w, pad, acc);
+    activation_gradient<T>(grad[i], acc, a, slope);
+#pragma unroll
+    for (int k = 0; k < kVec; ++k) s[k] += grad[i][k];
+  }
+  const double total = small_block_sum(s, warp_sums);
+  if (threadIdx.x < kVec) {
+    const std::int64_t at = static_cast<std::int64_t>(n) * c + g * kVec + threadIdx.x;
+    sums[at] = total;
+    if (sums_f != nullptr)
+      sums_f[at] = static_cast<float>(total) + (accumulate ? sums_f[at] : 0.0f);
+    mean[threadIdx.x] = static_cast<float>(total / hw);
+  }
+  __syncthreads();
+#pragma unroll
+  for (int i = 0; i < kSmallPixels; ++i) {
+    const int p = threadIdx.x + i * kSmallThreads;
+    if (p >= hw) break;
+#pragma unroll
+    for (int k = 0; k < kVec; ++k) grad[i][k] -= mean[k];
+    store(grad_y + plane + static_cast<std::int64_t>(p) * c, grad[i]);
+  }
 }
 
 // g −= Σ_plane g / (H·W) per plane, in place.
@@ -618,18 +775,56 @@ const char* mean_act_pad_typed(const Nhwc& y, const float* affine, float slope, 
   return launched();
 }
 
+// Whether y's planes take the one-launch kernels (grid: channel groups × samples).
+bool small_plane(const Nhwc& y, bool upsample, bool backward) {
+  const int limit = backward ? (upsample ? kSmallBackwardUp : kSmallBackward)
+                             : (upsample ? kSmallForwardUp : kSmallForward);
+  return y.h * y.w <= limit && y.n <= 65535;
+}
+
+template <class T>
+const char* mean_norm_act_pad_typed(const Nhwc& y, const float* beta, float* partials,
+                                    float* affine, float slope, int pad, bool upsample,
+                                    const Nhwc& out, cudaStream_t s) {
+  if (!small_plane(y, upsample, false)) {
+    if (const char* error = plane_affine_typed<T>(y, 0.0f, beta, partials, affine, s)) return error;
+    return mean_act_pad_typed<T>(y, affine, slope, pad, upsample, out, s);
+  }
+  const int h = static_cast<int>(y.h), w = static_cast<int>(y.w), c = static_cast<int>(y.c);
+  const dim3 grid(static_cast<unsigned>(c / kVec), static_cast<unsigned>(y.n));
+  const T* in = static_cast<const T*>(y.data);
+  T* o = static_cast<T*>(out.data);
+  if (upsample)
+    small_mean_act_pad_kernel<T, true>
+        <<<grid, kSmallThreads, 0, s>>>(in, beta, affine, h, w, c, slope, pad, o);
+  else
+    small_mean_act_pad_kernel<T, false>
+        <<<grid, kSmallThreads, 0, s>>>(in, beta, affine, h, w, c, slope, pad, o);
+  return launched();
+}
+
 template <class T>
 const char* mean_act_pad_backward_typed(const Nhwc& grad_out, const Nhwc& y, const float* affine,
                                         float slope, int pad, bool upsample, const Nhwc& grad_y,
                                         float* partials, double* sums, float* sums_f,
                                         bool accumulate, cudaStream_t s) {
   const int h = static_cast<int>(y.h), w = static_cast<int>(y.w), c = static_cast<int>(y.c);
-  const int per_block = pixels_per_block(h * w, y.n, c, kGradBlocks);
-  const int blocks = pass_blocks(h * w, y.n, c, kGradBlocks);
-  const dim3 grid(blocks, static_cast<unsigned>(y.n));
   const T* go = static_cast<const T*>(grad_out.data);
   const T* in = static_cast<const T*>(y.data);
   T* g = static_cast<T*>(grad_y.data);
+  if (small_plane(y, upsample, true)) {
+    const dim3 grid(static_cast<unsigned>(c / kVec), static_cast<unsigned>(y.n));
+    if (upsample)
+      small_mean_act_pad_backward_kernel<T, true><<<grid, kSmallThreads, 0, s>>>(
+          go, in, affine, h, w, c, slope, pad, g, sums, sums_f, accumulate);
+    else
+      small_mean_act_pad_backward_kernel<T, false><<<grid, kSmallThreads, 0, s>>>(
+          go, in, affine, h, w, c, slope, pad, g, sums, sums_f, accumulate);
+    return launched();
+  }
+  const int per_block = pixels_per_block(h * w, y.n, c, kGradBlocks);
+  const int blocks = pass_blocks(h * w, y.n, c, kGradBlocks);
+  const dim3 grid(blocks, static_cast<unsigned>(y.n));
   if (upsample)
     mean_act_pad_backward_kernel<T, true>
         <<<grid, kThreads, 0, s>>>(go, in, affine, h, w, c, slope, pad, per_block, g, partials);
@@ -733,10 +928,11 @@ const char* normalize_pad(const Nhwc& x, const float* affine, float slope, int p
   });
 }
 
-const char* mean_act_pad(const Nhwc& y, const float* affine, float slope, int pad, bool upsample,
-                         const Nhwc& out, void* stream) {
+const char* mean_norm_act_pad(const Nhwc& y, const float* beta, float* partials, float* affine,
+                              float slope, int pad, bool upsample, const Nhwc& out, void* stream) {
   return dispatch(y.scalar, [&](auto t) {
-    return mean_act_pad_typed<decltype(t)>(y, affine, slope, pad, upsample, out, as_stream(stream));
+    return mean_norm_act_pad_typed<decltype(t)>(y, beta, partials, affine, slope, pad, upsample,
+                                                out, as_stream(stream));
   });
 }
 

@@ -43,13 +43,15 @@ const char* normalize_pad(const Nhwc& x, const float* affine, float slope, int p
                           void* stream);
 
 /// The DIP decoder's step after a convolution (forward): out = pad(up(act(y − mean(y) + β))) with
-/// affine = (1, β − mean) per plane from plane_affine, act as in normalize_pad, up a ×2 bilinear
-/// upsampling (align_corners false, as torch's interpolate) when `upsample`, pad a reflection by
-/// `pad`. out is N×(s·H + 2pad)×(s·W + 2pad)×C, s = 2 when upsampling.
-const char* mean_act_pad(const Nhwc& y, const float* affine, float slope, int pad, bool upsample,
-                         const Nhwc& out, void* stream);
+/// β float32 per channel, act as in normalize_pad, up a ×2 bilinear upsampling (align_corners
+/// false, as torch's interpolate) when `upsample`, pad a reflection by `pad`; affine (float32
+/// N×C×2) receives (1, β − mean) per plane for the backward pass, partials is plane_affine's
+/// workspace. out is N×(s·H + 2pad)×(s·W + 2pad)×C, s = 2 when upsampling. Small planes take one
+/// launch (each way), larger ones three (sums, reduction, pass).
+const char* mean_norm_act_pad(const Nhwc& y, const float* beta, float* partials, float* affine,
+                              float slope, int pad, bool upsample, const Nhwc& out, void* stream);
 
-/// Backward of mean_act_pad: grad_y (y's shape and scalar) = g − mean_plane(g) with
+/// Backward of mean_norm_act_pad: grad_y (y's shape and scalar) = g − mean_plane(g) with
 /// g = act'(a) · (the gradient of out folded back through the padding and the upsampling), and
 /// sums (float64 N×C) = Σ_plane g (per-block sums in the float32 workspace partials of
 /// plane_partials_floats(y), added up in a fixed order), also in float32 into sums_f unless null
