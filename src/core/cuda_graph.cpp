@@ -66,8 +66,8 @@ struct StreamBranch::State {
 
 StreamBranch::StreamBranch(torch::Device device) {
   if (device.is_cuda())
-    state_ = std::make_unique<State>(device.has_index() ? device.index()
-                                                        : static_cast<c10::DeviceIndex>(0));
+    state_ =
+        std::make_unique<State>(device.has_index() ? device.index() : c10::cuda::current_device());
 }
 
 void StreamBranch::run(const std::function<void()>& work) {

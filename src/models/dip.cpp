@@ -127,11 +127,11 @@ torch::Tensor DipDecoderImpl::forward(const torch::Tensor& z) {
       const auto y = conv(level, j)->convolve(padded, false, weights[k++]);
       const auto& beta = blocks_[level]->ptr(3 * j + 1)->as<nn::MeanOnlyNormImpl>()->beta();
       if (level == last && j == 1) {
-        x = nn::mean_norm_act_pad(y, beta, kSlope, 0, false);
+        x = nn::mean_norm_act_pad(y, beta, kSlope, 0, false, true);
       } else if (j == 0 || options_.upsampling == Upsampling::Bilinear) {
-        padded = nn::mean_norm_act_pad(y, beta, kSlope, 1, j == 1);
+        padded = nn::mean_norm_act_pad(y, beta, kSlope, 1, j == 1, true);
       } else {  // Gaussian-controlled upsampling (Eq. 2.6) between the norm and the padding
-        const auto a = nn::mean_norm_act_pad(y, beta, kSlope, 0, false);
+        const auto a = nn::mean_norm_act_pad(y, beta, kSlope, 0, false, true);
         padded = nn::reflection_pad(nn::gaussian_upsample(a, options_.sigmas.at(level)), 1);
       }
     }

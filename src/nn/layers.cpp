@@ -103,7 +103,7 @@ class MeanActPad : public torch::autograd::Function<MeanActPad> {
  public:
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& y,
                                const torch::Tensor& beta, double slope, std::int64_t pad,
-                               bool upsample) {
+                               bool upsample, bool add_into_grad) {
     const c10::cuda::CUDAGuard guard(y.device());
     void* stream = c10::cuda::getCurrentCUDAStream().stream();
     const std::int64_t n = y.size(0), c = y.size(1), s = upsample ? 2 : 1;
@@ -122,7 +122,8 @@ class MeanActPad : public torch::autograd::Function<MeanActPad> {
     ctx->saved_data["pad"] = pad;
     ctx->saved_data["upsample"] = upsample;
     ctx->saved_data["beta_dtype"] = static_cast<std::int64_t>(beta.scalar_type());
-    ctx->saved_data["beta"] = beta;  // the leaf itself (not saved as a variable): see backward
+    ctx->saved_data["add_into_grad"] = add_into_grad;
+    if (add_into_grad) ctx->saved_data["beta"] = beta;  // the leaf itself, whose .grad is added to
     return out;
   }
 
@@ -131,7 +132,7 @@ class MeanActPad : public torch::autograd::Function<MeanActPad> {
     const auto saved = ctx->get_saved_variables();
     const auto& y = saved[0];
     const auto& affine = saved[1];
-    if (!grads[0].defined()) return {torch::Tensor(), torch::Tensor(), {}, {}, {}};
+    if (!grads[0].defined()) return {torch::Tensor(), torch::Tensor(), {}, {}, {}, {}};
     const c10::cuda::CUDAGuard guard(y.device());
     void* stream = c10::cuda::getCurrentCUDAStream().stream();
     const auto grad_out =
@@ -139,12 +140,13 @@ class MeanActPad : public torch::autograd::Function<MeanActPad> {
     auto grad_y = channels_last_empty(y.size(0), y.size(1), y.size(2), y.size(3), y);
     auto sums = torch::empty({y.size(0), y.size(1)}, y.options().dtype(torch::kFloat64));
     const auto beta_dtype = static_cast<torch::ScalarType>(ctx->saved_data["beta_dtype"].toInt());
-    // One sample and a float32 β: its gradient straight from the kernel, added into β's .grad
-    // when β is a leaf (as AccumulateGrad would, without two more kernels).
-    auto beta = ctx->saved_data["beta"].toTensor();
-    const bool direct = y.size(0) == 1 && beta_dtype == torch::kFloat32 && beta.is_cuda() &&
-                        beta.device() == y.device() && beta.is_contiguous();
-    const bool into_grad = direct && beta.is_leaf() && beta.requires_grad();
+    // One sample and a float32 β: its gradient straight from the kernel, and with add_into_grad
+    // added into a leaf β's .grad (as AccumulateGrad would, without two more kernels).
+    const bool direct = y.size(0) == 1 && beta_dtype == torch::kFloat32;
+    const auto beta = ctx->saved_data["add_into_grad"].toBool() ? ctx->saved_data["beta"].toTensor()
+                                                                : torch::Tensor();
+    const bool into_grad = direct && beta.defined() && beta.is_leaf() && beta.requires_grad() &&
+                           beta.device() == y.device();
     if (into_grad && !beta.grad().defined()) beta.mutable_grad() = torch::zeros_like(beta);
     const bool accumulate = into_grad && beta.grad().scalar_type() == torch::kFloat32 &&
                             beta.grad().is_contiguous() && beta.grad().device() == y.device();
@@ -161,9 +163,9 @@ class MeanActPad : public torch::autograd::Function<MeanActPad> {
             describe(grad_y), partials.data_ptr<float>(), sums.data_ptr<double>(),
             direct ? beta_grad.data_ptr<float>() : nullptr, accumulate, stream),
         "mean_norm backward");
-    if (accumulate) return {grad_y, torch::Tensor(), {}, {}, {}};
+    if (accumulate) return {grad_y, torch::Tensor(), {}, {}, {}, {}};
     if (!direct) beta_grad = sums.sum(0).to(beta_dtype);
-    return {grad_y, beta_grad, {}, {}, {}};
+    return {grad_y, beta_grad, {}, {}, {}, {}};
   }
 };
 
@@ -238,7 +240,7 @@ struct PointwiseConv {  // never called: pointwise_conv_kernels() is false
 };
 struct MeanActPad {  // never called: mean_act_pad_kernels() is false
   static torch::Tensor apply(const torch::Tensor& y, const torch::Tensor&, double, std::int64_t,
-                             bool) {
+                             bool, bool) {
     return y;
   }
 };
@@ -299,14 +301,14 @@ torch::Tensor instance_norm_act_pad(const torch::Tensor& x, double slope, std::i
 }
 
 torch::Tensor mean_norm_act_pad(const torch::Tensor& y, const torch::Tensor& beta, double slope,
-                                std::int64_t pad, bool upsample) {
+                                std::int64_t pad, bool upsample, bool add_into_grad) {
   check(y.dim() == 4 && beta.dim() == 1 && beta.size(0) == y.size(1), "",
         "mean_norm_act_pad: expected N×C×H×W and C values of beta");
   const std::int64_t s = upsample ? 2 : 1;
   check(pad >= 0 && pad < s * y.size(2) && pad < s * y.size(3), "",
         "mean_norm_act_pad: the pad must be smaller than the image");
   if (mean_act_pad_kernels(y, beta, pad, upsample))
-    return MeanActPad::apply(y, beta, slope, pad, upsample);
+    return MeanActPad::apply(y, beta, slope, pad, upsample, add_into_grad);
   auto a = y - y.mean({2, 3}, true) + beta.to(y.scalar_type()).view({1, -1, 1, 1});
   if (slope != 1.0) a = torch::leaky_relu(a, slope);
   if (upsample)

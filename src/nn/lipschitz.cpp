@@ -267,7 +267,8 @@ std::vector<torch::Tensor> fused_effective_weights(const std::vector<LipschitzCo
     const auto& u = us[i].defined() ? us[i] : layer->u_;
     const bool fits =
         w.is_cuda() && w.device() == first.device() && w.scalar_type() == torch::kFloat32 &&
-        as_matrix(w).is_contiguous() && w.numel() / w.size(0) <= cuda::kMaxLipschitzColumns &&
+        as_matrix(w.detach()).is_contiguous() &&
+        w.numel() / w.size(0) <= cuda::kMaxLipschitzColumns &&
         layer->options_.method == SpectralNorm::Power && layer->options_.power_iterations == 1 &&
         layer->options_.lambda == layers.front()->options_.lambda && layer->options_.lambda > 0.0 &&
         (us[i].defined() || layer->warm_) && u.device() == w.device() &&

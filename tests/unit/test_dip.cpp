@@ -166,7 +166,7 @@ TEST(Lipschitz, FusedKernelsMatchTheWarmStep) {
     auto w = layers[2]->named_parameters()["weight"];
     w.set_data(w.contiguous(torch::MemoryFormat::ChannelsLast));
   }
-  for (auto& layer : layers) layer->effective_weight();  // cold start: converged vectors
+  for (auto& layer : layers) layer->effective_weight();  // cold start: exact vectors
   const std::vector<torch::Tensor> own(raw.size());      // each layer's own vector
   const auto vectors = [&] {
     std::vector<torch::Tensor> u;

@@ -203,38 +203,44 @@ torch::Tensor reference_mean_act_pad(const torch::Tensor& y, const torch::Tensor
 // `layout` on `device`; the reference runs in float64 on the CPU.
 void expect_mean_act_pad(const torch::Device& device, torch::ScalarType dtype, bool channels_last,
                          std::int64_t c, std::int64_t h, std::int64_t w, double tolerance) {
-  for (const bool upsample : {false, true})
-    for (const std::int64_t pad : {0, 1, 2}) {
-      if (pad >= (upsample ? 2 : 1) * std::min(h, w)) continue;
-      const auto y0 = torch::randn({2, c, h, w}, torch::kFloat64) * 2.0 + 3.0;
-      const auto beta0 = torch::randn({c}, torch::kFloat64);
-      auto y = y0.to(device, dtype);
-      if (channels_last) y = y.contiguous(torch::MemoryFormat::ChannelsLast);
-      y = y.detach().requires_grad_(true);
-      auto beta = beta0.to(device, torch::kFloat32).requires_grad_(true);
-      const auto out = mean_norm_act_pad(y, beta, 0.01, pad, upsample);
-      // the reference starts from the same rounded input
-      auto ry = y.detach().to(torch::kCPU, torch::kFloat64).contiguous().requires_grad_(true);
-      auto rb = beta.detach().to(torch::kCPU, torch::kFloat64).requires_grad_(true);
-      const auto expected = reference_mean_act_pad(ry, rb, 0.01, pad, upsample);
-      const std::string what = std::string(device.is_cuda() ? "cuda " : "cpu ") +
-                               c10::toString(dtype) + (channels_last ? " cl" : "") + " C " +
-                               std::to_string(c) + " pad " + std::to_string(pad) +
-                               (upsample ? " up" : "");
-      ASSERT_EQ(out.sizes(), expected.sizes()) << what;
-      EXPECT_EQ(out.scalar_type(), dtype) << what;
-      EXPECT_LE(max_abs_diff(out.to(torch::kCPU, torch::kFloat64), expected), tolerance) << what;
-      const auto up = torch::randn(expected.sizes(), torch::kFloat64);
-      (out * up.to(device, dtype)).sum().backward();
-      (expected * up).sum().backward();
-      // the gradient of y sums to 0 over every plane (the mean is subtracted); it sums about
-      // (2 + 2pad)² upstream values per pixel, hence the looser bound
-      EXPECT_LE(max_abs_diff(y.grad().to(torch::kCPU, torch::kFloat64), ry.grad()), 4 * tolerance)
-          << what;
-      EXPECT_LE(max_abs_diff(beta.grad().to(torch::kCPU, torch::kFloat64), rb.grad()),
-                4 * tolerance * h * w)
-          << what;
-    }
+  // one sample: β's gradient from the kernel, added into β.grad (add_into_grad)
+  for (const std::int64_t n : {1, 2})
+    for (const bool upsample : {false, true})
+      for (const std::int64_t pad : {0, 1, 2}) {
+        if (pad >= (upsample ? 2 : 1) * std::min(h, w)) continue;
+        auto y0 = torch::randn({n, c, h, w}, torch::kFloat64) * 2.0 + 3.0;
+        const auto beta0 = torch::randn({c}, torch::kFloat64);
+        // Every pre-activation at least ~0.1 from the kink, where the slope jumps: there the
+        // rounding of y (bf16) or of the mean would flip a pixel's gradient between 1 and 0.01.
+        const auto pre = y0 - y0.mean({2, 3}, true) + beta0.view({1, -1, 1, 1});
+        y0 = y0 + 0.3 * (pre.abs() < 0.15).to(torch::kFloat64) * pre.sign();
+        auto y = y0.to(device, dtype);
+        if (channels_last) y = y.contiguous(torch::MemoryFormat::ChannelsLast);
+        y = y.detach().requires_grad_(true);
+        auto beta = beta0.to(device, torch::kFloat32).requires_grad_(true);
+        const auto out = mean_norm_act_pad(y, beta, 0.01, pad, upsample, n == 1);
+        // the reference starts from the same rounded input
+        auto ry = y.detach().to(torch::kCPU, torch::kFloat64).contiguous().requires_grad_(true);
+        auto rb = beta.detach().to(torch::kCPU, torch::kFloat64).requires_grad_(true);
+        const auto expected = reference_mean_act_pad(ry, rb, 0.01, pad, upsample);
+        const std::string what = std::string(device.is_cuda() ? "cuda " : "cpu ") +
+                                 c10::toString(dtype) + (channels_last ? " cl" : "") + " N " +
+                                 std::to_string(n) + " C " + std::to_string(c) + " pad " +
+                                 std::to_string(pad) + (upsample ? " up" : "");
+        ASSERT_EQ(out.sizes(), expected.sizes()) << what;
+        EXPECT_EQ(out.scalar_type(), dtype) << what;
+        EXPECT_LE(max_abs_diff(out.to(torch::kCPU, torch::kFloat64), expected), tolerance) << what;
+        const auto up = torch::randn(expected.sizes(), torch::kFloat64);
+        (out * up.to(device, dtype)).sum().backward();
+        (expected * up).sum().backward();
+        // the gradient of y sums to 0 over every plane (the mean is subtracted); it sums about
+        // (2 + 2pad)² upstream values per pixel, hence the looser bound
+        EXPECT_LE(max_abs_diff(y.grad().to(torch::kCPU, torch::kFloat64), ry.grad()), 4 * tolerance)
+            << what;
+        EXPECT_LE(max_abs_diff(beta.grad().to(torch::kCPU, torch::kFloat64), rb.grad()),
+                  4 * tolerance * h * w)
+            << what;
+      }
 }
 
 TEST(NnLayers, MeanNormActPadMatchesComposition) {

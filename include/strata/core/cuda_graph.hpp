@@ -39,7 +39,9 @@ class StepGraph {
 /// Work queued beside the current stream's: run() queues `work` on a second stream of the device
 /// after everything queued so far on the current stream, without waiting; join() makes the
 /// current stream wait for it. Inside a CUDA graph capture the work becomes a parallel branch of
-/// the graph. Tensors the work reads must stay alive until join(). Without CUDA (CPU devices, or
+/// the graph. Tensors the work reads must stay alive until join(); tensors it creates belong to
+/// the branch's stream: use them on the current stream only after join() (the next run() waits
+/// for the current stream, so their memory is not reused before). Without CUDA (CPU devices, or
 /// builds without StepGraph::supported()), run() runs the work at once.
 class StreamBranch {
  public:

@@ -36,8 +36,11 @@ torch::Tensor instance_norm_act_pad(const torch::Tensor& x, double slope, std::i
 /// CUDA channels-last activations in float32/float16/bfloat16 with C % 4 == 0, strata's NHWC
 /// kernels: the plane means, then one pass each way (the backward folds the padding and the
 /// upsampling back in one gather, then subtracts the plane means); elsewhere LibTorch ops.
+/// `add_into_grad` (the kernels, one sample, a float32 leaf β): β's gradient is added straight
+/// into β.grad by the backward kernel instead of being returned (two kernels fewer per call, but
+/// invisible to torch::autograd::grad, backward(inputs) and gradient hooks on β).
 torch::Tensor mean_norm_act_pad(const torch::Tensor& y, const torch::Tensor& beta, double slope,
-                                std::int64_t pad, bool upsample);
+                                std::int64_t pad, bool upsample, bool add_into_grad = false);
 
 /// A 1×1 convolution with float32 output: conv2d(x in float32, weight (O×C×1×1), bias (O)), the
 /// deep-image-prior decoder's head. With autograd (x, weight, bias). On CUDA channels-last x in

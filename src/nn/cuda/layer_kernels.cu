@@ -331,11 +331,6 @@ __global__ void mean_act_up_pad_kernel(const T* __restrict__ y, const float* __r
   store(out + ((static_cast<std::int64_t>(n) * (2 * h + 2 * pad) + oy) * wo + ox) * c + g * V, v);
 }
 
-// Backward of normalize_pad_kernel with a mean-only affine: block (blockIdx.x, blockIdx.y =
-// sample) takes a run of pixels of y as plane_sums_kernel does; each thread gathers the gradient
-// of its pixel and channel group from grad_out (through the padding, and the upsampling when Up),
-// multiplies by the activation's slope at a = y + offset, stores it in grad_y and its block's
-// sums of it (the stored, rounded values) in partials[sample][block][channel].
 // The gradient reaching unpadded pixel (iy, ix) of y (h × w) from go, the sample's padded output
 // gradient (wo columns, c channels; ×2 upsampled when Up) at the thread's channel group.
 template <class T, bool Up>
@@ -384,6 +379,11 @@ __device__ __forceinline__ void activation_gradient(float (&v)[kVec], const floa
   }
 }
 
+// Backward of normalize_pad_kernel with a mean-only affine: block (blockIdx.x, blockIdx.y =
+// sample) takes a run of pixels of y as plane_sums_kernel does; each thread gathers the gradient
+// of its pixel and channel group from grad_out (through the padding, and the upsampling when Up),
+// multiplies by the activation's slope at a = y + offset, stores it in grad_y and its block's
+// sums of it (the stored, rounded values) in partials[sample][block][channel].
 template <class T, bool Up>
 __global__ void mean_act_pad_backward_kernel(const T* __restrict__ grad_out,
                                              const T* __restrict__ y,
@@ -465,7 +465,7 @@ __global__ void __launch_bounds__(kSmallThreads)
                               float* __restrict__ affine, int h, int w, int c, float slope, int pad,
                               T* __restrict__ out) {
   __shared__ double warp_sums[kSmallThreads / 32][kVec];
-  __shared__ float a[2 * kVec];
+  __shared__ alignas(16) float a[2 * kVec];  // read as float2 by up_act_pixel
   const int g = blockIdx.x, n = blockIdx.y, hw = h * w;
   const T* plane = y + static_cast<std::int64_t>(n) * hw * c + g * kVec;
   float s[kVec] = {};

@@ -23,8 +23,8 @@ constexpr std::int64_t kMaxChannels = 1024;
 
 /// Each returns nullptr on success or CUDA's error string. `stream` is a cudaStream_t.
 
-/// Floats of the workspace `partials` that plane_affine and mean_act_pad_backward take for x (or
-/// y).
+/// Floats of the workspace `partials` that plane_affine, mean_norm_act_pad and
+/// mean_act_pad_backward take for x (or y).
 std::int64_t plane_partials_floats(const Nhwc& x);
 
 /// Per sample and channel, the plane's (scale, offset) into affine (float32 N×C×2): the instance
