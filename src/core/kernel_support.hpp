@@ -15,6 +15,20 @@ inline bool records_grad(const torch::Tensor& x) {
   return c10::GradMode::is_enabled() && x.requires_grad();
 }
 
+/// The float32 .grad of leaf t for a kernel to add t's gradient into in place, as AccumulateGrad
+/// would (created as zeros when t has none yet); undefined where that does not apply (t is no
+/// leaf or needs no gradient, or its .grad has another dtype, layout or device): the gradient is
+/// then returned to autograd instead.
+inline torch::Tensor grad_to_add_into(const torch::Tensor& t) {
+  if (!t.is_leaf() || !t.requires_grad()) return {};
+  auto& grad = const_cast<torch::Tensor&>(t).mutable_grad();
+  if (!grad.defined()) grad = torch::zeros_like(t, torch::MemoryFormat::Preserve);
+  if (grad.scalar_type() != torch::kFloat32 || grad.strides() != t.strides() ||
+      grad.device() != t.device())
+    return {};
+  return grad;
+}
+
 /// Symmetric border (… 1 0 | 0 1 … n-1 | n-1 …) source index of position i on an axis of n
 /// positions; any i (the pattern repeats with period 2n).
 inline std::int64_t fold_symmetric(std::int64_t i, std::int64_t n) {

@@ -18,6 +18,7 @@
 #include <c10/cuda/CUDAStream.h>
 
 #include "cuda/layer_kernels.hpp"
+#include "kernel_scalar.hpp"
 #endif
 
 namespace strata::nn {
@@ -50,9 +51,7 @@ bool nhwc_kernels(const torch::Tensor& x) { return nhwc_layout(x) && !records_gr
 cuda::Nhwc describe(const torch::Tensor& t) {
   cuda::Nhwc d;
   d.data = t.data_ptr();
-  d.scalar = t.scalar_type() == torch::kFloat16    ? cuda::Scalar::Float16
-             : t.scalar_type() == torch::kBFloat16 ? cuda::Scalar::BFloat16
-                                                   : cuda::Scalar::Float32;
+  d.scalar = kernel_scalar(t.scalar_type());
   d.n = t.size(0);
   d.c = t.size(1);
   d.h = t.size(2);
@@ -145,12 +144,12 @@ class MeanActPad : public torch::autograd::Function<MeanActPad> {
     const bool direct = y.size(0) == 1 && beta_dtype == torch::kFloat32;
     const auto beta = ctx->saved_data["add_into_grad"].toBool() ? ctx->saved_data["beta"].toTensor()
                                                                 : torch::Tensor();
-    const bool into_grad = direct && beta.defined() && beta.is_leaf() && beta.requires_grad() &&
-                           beta.device() == y.device();
-    if (into_grad && !beta.grad().defined()) beta.mutable_grad() = torch::zeros_like(beta);
-    const bool accumulate = into_grad && beta.grad().scalar_type() == torch::kFloat32 &&
-                            beta.grad().is_contiguous() && beta.grad().device() == y.device();
-    auto beta_grad = accumulate ? beta.grad()
+    const auto into =
+        direct && beta.defined() && beta.device() == y.device() && beta.is_contiguous()
+            ? grad_to_add_into(beta)
+            : torch::Tensor();
+    const bool accumulate = into.defined();
+    auto beta_grad = accumulate ? into
                      : direct   ? torch::empty({y.size(1)}, y.options().dtype(torch::kFloat32))
                                 : torch::Tensor();
     const auto partials = torch::empty({cuda::plane_partials_floats(describe(y))},

@@ -13,7 +13,9 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 
+#include "../core/kernel_support.hpp"
 #include "cuda/lipschitz_kernels.hpp"
+#include "kernel_scalar.hpp"
 #endif
 
 namespace strata::nn {
@@ -159,12 +161,6 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-cuda::Scalar kernel_scalar(torch::ScalarType t) {
-  return t == torch::kBFloat16  ? cuda::Scalar::BFloat16
-         : t == torch::kFloat16 ? cuda::Scalar::Float16
-                                : cuda::Scalar::Float32;
-}
-
 // The batch's weights normalised by the kernels (Eq. 2.5), with a backward pass that scales the
 // gradients by the same 1 / max(1, σ/λ) (no gradient through σ) in one kernel. Outputs: the
 // effective weights in `dtype` (each in its weight's memory format), then a non-differentiable
@@ -227,11 +223,7 @@ class FusedLipschitz : public torch::autograd::Function<FusedLipschitz> {
       layer.grad_effective = keep.back().data_ptr();
       layer.scale = norms.data_ptr<float>() + count + i;
       layer.count = w.numel();
-      auto& grad = const_cast<torch::Tensor&>(w).mutable_grad();
-      if (w.is_leaf() && w.requires_grad() && !grad.defined())
-        grad = torch::zeros_like(w, torch::MemoryFormat::Preserve);
-      if (w.is_leaf() && w.requires_grad() && grad.scalar_type() == torch::kFloat32 &&
-          grad.strides() == w.strides() && grad.device() == w.device()) {
+      if (const auto grad = grad_to_add_into(w); grad.defined()) {
         layer.grad_weight = grad.data_ptr<float>();
         layer.accumulate = true;
       } else {

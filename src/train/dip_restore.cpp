@@ -181,7 +181,7 @@ RestoreResult dip_restore(const torch::Tensor& degraded, const RestoreOptions& o
 
   const auto target = o.task == RestoreTask::Inpaint ? y * o.mask : y;
   const auto reference = o.reference.defined() ? o.reference.to(o.device) : o.reference;
-  const auto no_psnr = torch::zeros({}, y.options());  // placeholder without a reference
+  const auto no_psnr = torch::zeros({}, y.options().dtype(torch::kFloat64));  // no reference
   // The per-iteration numbers stay on the device and are read in batches (one host sync per
   // batch); the outputs of the batch are kept so that an automatic stop inside it returns the
   // output of the very iteration where Eq. 2.8 held.
@@ -234,9 +234,8 @@ RestoreResult dip_restore(const torch::Tensor& degraded, const RestoreOptions& o
     measures_branch.run([&] {
       torch::NoGradGuard no_grad;
       psnr = reference.defined() ? eval::psnr_per_image(image.clamp(0.0, 1.0).unsqueeze(0),
-                                                        reference.unsqueeze(0))[0]
+                                                        reference.unsqueeze(0))[0]  // float64
                                  : no_psnr;
-      psnr = psnr.to(torch::kFloat64);
       ratio = eval::stop_ratio(image);
     });
     adam.zero_grad();

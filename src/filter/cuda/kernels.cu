@@ -35,7 +35,7 @@ int dim(const Tensor4& t, int i) { return static_cast<int>(t.size[i]); }
 template <class T>
 struct BoxOp {
   static constexpr int R = 1, K = 1, kColumnsPerThread = 1;
-  static constexpr bool kAsync = std::is_same_v<T, float>, kAsyncCenter = kAsync;
+  static constexpr bool kAsync = std::is_same_v<T, float>;
   static constexpr int kCenter = 0;
   static constexpr bool kRecentFirst = false;
   View<const T> in;
@@ -63,7 +63,7 @@ template <class T, int B>
 struct GrayCoefficientsOp {
   // raw I, p_0..B-1; quantities I, I², then p_j and I·p_j per input channel
   static constexpr int R = 1 + B, K = 2 + 2 * B, kColumnsPerThread = 1;
-  static constexpr bool kAsync = std::is_same_v<T, float>, kAsyncCenter = kAsync;
+  static constexpr bool kAsync = std::is_same_v<T, float>;
   static constexpr int kCenter = 0;
   static constexpr bool kRecentFirst = false;
   View<const T> p, g;
@@ -112,7 +112,7 @@ template <class T, int B>
 struct ColourCoefficientsOp {
   // I_0..2, the 6 products I_i I_j (i <= j), then per input channel p and I_0..2 · p
   static constexpr int R = 3 + B, K = 9 + 4 * B, kColumnsPerThread = 1;  // raw I_0..2, p_0..B-1
-  static constexpr bool kAsync = std::is_same_v<T, float>, kAsyncCenter = kAsync;
+  static constexpr bool kAsync = std::is_same_v<T, float>;
   static constexpr int kCenter = 0;
   static constexpr bool kRecentFirst = false;
   View<const T> p, g;

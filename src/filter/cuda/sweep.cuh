@@ -12,14 +12,13 @@
 // An Op provides: static constexpr int R, K; kCenter (the last kCenter raw values are read by the
 // epilogue only, never by quantities()); kAsync (the other raw values are float32 elements, so
 // the tile may copy them asynchronously: address(slice, k, y, x) is raw value k's element);
-// kAsyncCenter (likewise the center-only ones; else the tile reads them by center_value(slice, k,
-// y, x)); kRecentFirst (the tile walks its blocks in the order that finds the previous kernel's
-// output in L2, tile.cuh); slice(z)
-// decoding slice z into a Slice; raw(slice, y, x, v[R]) reading the R raw values of pixel (y, x);
-// quantities(v[R], q[K]) computing the K quantities to average from them; emit(slice, y, x,
-// mean[K], center[R]) consuming the window means at (y, x), with the raw values of (y, x) itself
-// (raw values that no quantity uses, such as the guide in the apply stage, ride along for the
-// epilogue). (The same Ops run in the tile, tile.cuh.)
+// with kCenter > 0, kAsyncCenter (likewise the center-only ones; else the tile reads them by
+// center_value(slice, k, y, x)); kRecentFirst (the tile walks its blocks in the order that finds
+// the previous kernel's output in L2, tile.cuh); slice(z) decoding slice z into a Slice; raw(slice,
+// y, x, v[R]) reading the R raw values of pixel (y, x); quantities(v[R], q[K]) computing the K
+// quantities to average from them; emit(slice, y, x, mean[K], center[R]) consuming the window means
+// at (y, x), with the raw values of (y, x) itself (raw values that no quantity uses, such as the
+// guide in the apply stage, ride along for the epilogue). (The same Ops run in the tile, tile.cuh.)
 #pragma once
 
 #include <cuda_fp16.h>
