@@ -122,20 +122,20 @@ torch::Tensor DipDecoderImpl::forward(const torch::Tensor& z) {
   std::size_t k = 0;
   auto padded = nn::reflection_pad(x, 1);
   const std::size_t last = blocks_.size() - 1;
-  for (std::size_t level = 0; level <= last; ++level)
+  for (std::size_t level = 0;; ++level)
     for (std::size_t j = 0; j < 2; ++j) {
       const auto y = conv(level, j)->convolve(padded, false, weights[k++]);
       const auto& beta = blocks_[level]->ptr(3 * j + 1)->as<nn::MeanOnlyNormImpl>()->beta();
-      if (level == last && j == 1) {
-        x = nn::mean_norm_act_pad(y, beta, kSlope, 0, false, true);
-      } else if (j == 0 || options_.upsampling == Upsampling::Bilinear) {
+      if (level == last && j == 1)  // the last norm and the 1×1 head, without the activation stored
+        return torch::sigmoid(
+            nn::mean_norm_act_pointwise(y, beta, kSlope, head_->weight, head_->bias, true));
+      if (j == 0 || options_.upsampling == Upsampling::Bilinear) {
         padded = nn::mean_norm_act_pad(y, beta, kSlope, 1, j == 1, true);
       } else {  // Gaussian-controlled upsampling (Eq. 2.6) between the norm and the padding
         const auto a = nn::mean_norm_act_pad(y, beta, kSlope, 0, false, true);
         padded = nn::reflection_pad(nn::gaussian_upsample(a, options_.sigmas.at(level)), 1);
       }
     }
-  return torch::sigmoid(nn::pointwise_conv(x, head_->weight, head_->bias));
 }
 
 torch::Tensor fourier_input(std::int64_t h, std::int64_t w, int channels, std::uint64_t seed) {

@@ -97,6 +97,42 @@ torch::Tensor channels_last_empty(std::int64_t n, std::int64_t c, std::int64_t h
                       like.options().memory_format(torch::MemoryFormat::ChannelsLast));
 }
 
+// β of a mean-only norm: saved by the forward pass (its dtype; the leaf itself with
+// add_into_grad), and where its gradient goes in the backward pass.
+void save_beta(torch::autograd::AutogradContext* ctx, const torch::Tensor& beta,
+               bool add_into_grad) {
+  ctx->saved_data["beta_dtype"] = static_cast<std::int64_t>(beta.scalar_type());
+  ctx->saved_data["add_into_grad"] = add_into_grad;
+  if (add_into_grad) ctx->saved_data["beta"] = beta;  // the leaf itself, whose .grad is added to
+}
+
+// One sample and a float32 β: its gradient straight from the kernel (grad: float32 per channel),
+// and with add_into_grad added into a leaf β's .grad (accumulate; as AccumulateGrad would, without
+// two more kernels). Otherwise grad is undefined and β's gradient is summed from the per-sample
+// sums.
+struct BetaGradient {
+  torch::Tensor grad;
+  bool accumulate = false;
+  torch::ScalarType dtype = torch::kFloat32;
+
+  BetaGradient(torch::autograd::AutogradContext* ctx, const torch::Tensor& y)
+      : dtype(static_cast<torch::ScalarType>(ctx->saved_data["beta_dtype"].toInt())) {
+    const bool direct = y.size(0) == 1 && dtype == torch::kFloat32;
+    const auto beta = ctx->saved_data["add_into_grad"].toBool() ? ctx->saved_data["beta"].toTensor()
+                                                                : torch::Tensor();
+    if (direct && beta.defined() && beta.device() == y.device() && beta.is_contiguous())
+      grad = grad_to_add_into(beta);
+    accumulate = grad.defined();
+    if (direct && !accumulate) grad = torch::empty({y.size(1)}, y.options().dtype(torch::kFloat32));
+  }
+  float* kernel_output() const { return grad.defined() ? grad.data_ptr<float>() : nullptr; }
+  // What the backward pass returns for β, given the float64 per-sample sums.
+  torch::Tensor returned(const torch::Tensor& sums) const {
+    if (accumulate) return {};
+    return grad.defined() ? grad : sums.sum(0).to(dtype);
+  }
+};
+
 // mean_norm_act_pad by the NHWC kernels, with its backward pass.
 class MeanActPad : public torch::autograd::Function<MeanActPad> {
  public:
@@ -120,9 +156,7 @@ class MeanActPad : public torch::autograd::Function<MeanActPad> {
     ctx->saved_data["slope"] = slope;
     ctx->saved_data["pad"] = pad;
     ctx->saved_data["upsample"] = upsample;
-    ctx->saved_data["beta_dtype"] = static_cast<std::int64_t>(beta.scalar_type());
-    ctx->saved_data["add_into_grad"] = add_into_grad;
-    if (add_into_grad) ctx->saved_data["beta"] = beta;  // the leaf itself, whose .grad is added to
+    save_beta(ctx, beta, add_into_grad);
     return out;
   }
 
@@ -138,33 +172,18 @@ class MeanActPad : public torch::autograd::Function<MeanActPad> {
         grads[0].to(y.scalar_type()).contiguous(torch::MemoryFormat::ChannelsLast);
     auto grad_y = channels_last_empty(y.size(0), y.size(1), y.size(2), y.size(3), y);
     auto sums = torch::empty({y.size(0), y.size(1)}, y.options().dtype(torch::kFloat64));
-    const auto beta_dtype = static_cast<torch::ScalarType>(ctx->saved_data["beta_dtype"].toInt());
-    // One sample and a float32 β: its gradient straight from the kernel, and with add_into_grad
-    // added into a leaf β's .grad (as AccumulateGrad would, without two more kernels).
-    const bool direct = y.size(0) == 1 && beta_dtype == torch::kFloat32;
-    const auto beta = ctx->saved_data["add_into_grad"].toBool() ? ctx->saved_data["beta"].toTensor()
-                                                                : torch::Tensor();
-    const auto into =
-        direct && beta.defined() && beta.device() == y.device() && beta.is_contiguous()
-            ? grad_to_add_into(beta)
-            : torch::Tensor();
-    const bool accumulate = into.defined();
-    auto beta_grad = accumulate ? into
-                     : direct   ? torch::empty({y.size(1)}, y.options().dtype(torch::kFloat32))
-                                : torch::Tensor();
+    const BetaGradient beta(ctx, y);
     const auto partials = torch::empty({cuda::plane_partials_floats(describe(y))},
                                        y.options().dtype(torch::kFloat32));
     check_launch(
-        cuda::mean_act_pad_backward(
-            describe(grad_out), describe(y), affine.data_ptr<float>(),
-            static_cast<float>(ctx->saved_data["slope"].toDouble()),
-            static_cast<int>(ctx->saved_data["pad"].toInt()), ctx->saved_data["upsample"].toBool(),
-            describe(grad_y), partials.data_ptr<float>(), sums.data_ptr<double>(),
-            direct ? beta_grad.data_ptr<float>() : nullptr, accumulate, stream),
+        cuda::mean_act_pad_backward(describe(grad_out), describe(y), affine.data_ptr<float>(),
+                                    static_cast<float>(ctx->saved_data["slope"].toDouble()),
+                                    static_cast<int>(ctx->saved_data["pad"].toInt()),
+                                    ctx->saved_data["upsample"].toBool(), describe(grad_y),
+                                    partials.data_ptr<float>(), sums.data_ptr<double>(),
+                                    beta.kernel_output(), beta.accumulate, stream),
         "mean_norm backward");
-    if (accumulate) return {grad_y, torch::Tensor(), {}, {}, {}, {}};
-    if (!direct) beta_grad = sums.sum(0).to(beta_dtype);
-    return {grad_y, beta_grad, {}, {}, {}, {}};
+    return {grad_y, beta.returned(sums), {}, {}, {}, {}};
   }
 };
 
@@ -175,18 +194,33 @@ bool mean_act_pad_kernels(const torch::Tensor& y, const torch::Tensor& beta, std
          (!upsample || (2 * y.size(2) + 2 * pad <= 65535 && y.size(0) <= 65535));
 }
 
+// The float32 output (N × O × H × W) of a pointwise kernel, its per-block workspace (B × O ×
+// (C + 1)) and, from that, the gradients of the weight (O × C × 1 × 1) and the bias.
+torch::Tensor pointwise_output(const torch::Tensor& x, const torch::Tensor& weight) {
+  return torch::empty({x.size(0), weight.size(0), x.size(2), x.size(3)},
+                      x.options().dtype(torch::kFloat32));
+}
+torch::Tensor pointwise_partials(const torch::Tensor& x, const torch::Tensor& weight) {
+  return torch::empty({cuda::pointwise_conv_blocks(describe(x)), weight.size(0), x.size(1) + 1},
+                      x.options().dtype(torch::kFloat32));
+}
+std::pair<torch::Tensor, torch::Tensor> pointwise_parameter_grads(const torch::Tensor& partials,
+                                                                  const torch::Tensor& weight) {
+  const auto sums = partials.sum(0);  // (O, C + 1)
+  const std::int64_t c = weight.size(1);
+  return {sums.narrow(1, 0, c).reshape(weight.sizes()), sums.select(1, c).contiguous()};
+}
+
 // pointwise_conv by the NHWC kernels, with its backward pass.
 class PointwiseConv : public torch::autograd::Function<PointwiseConv> {
  public:
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
                                const torch::Tensor& weight, const torch::Tensor& bias) {
     const c10::cuda::CUDAGuard guard(x.device());
-    const std::int64_t outputs = weight.size(0);
     const auto w = weight.contiguous();
-    auto out = torch::empty({x.size(0), outputs, x.size(2), x.size(3)},
-                            x.options().dtype(torch::kFloat32));
+    auto out = pointwise_output(x, w);
     check_launch(cuda::pointwise_conv(describe(x), w.data_ptr<float>(), bias.data_ptr<float>(),
-                                      static_cast<int>(outputs), out.data_ptr<float>(),
+                                      static_cast<int>(w.size(0)), out.data_ptr<float>(),
                                       c10::cuda::getCurrentCUDAStream().stream()),
                  "pointwise_conv");
     ctx->save_for_backward({x, w});
@@ -200,19 +234,16 @@ class PointwiseConv : public torch::autograd::Function<PointwiseConv> {
     const auto& w = saved[1];
     if (!grads[0].defined()) return {torch::Tensor(), torch::Tensor(), torch::Tensor()};
     const c10::cuda::CUDAGuard guard(x.device());
-    const std::int64_t outputs = w.size(0), c = x.size(1);
-    const auto d = describe(x);
     const auto grad_out = grads[0].to(torch::kFloat32).contiguous();
-    auto grad_x = channels_last_empty(x.size(0), c, x.size(2), x.size(3), x);
-    auto partials = torch::empty({cuda::pointwise_conv_blocks(d), outputs, c + 1},
-                                 x.options().dtype(torch::kFloat32));
-    check_launch(cuda::pointwise_conv_backward(d, w.data_ptr<float>(), static_cast<int>(outputs),
-                                               grad_out.data_ptr<float>(), describe(grad_x),
-                                               partials.data_ptr<float>(),
-                                               c10::cuda::getCurrentCUDAStream().stream()),
+    auto grad_x = channels_last_empty(x.size(0), x.size(1), x.size(2), x.size(3), x);
+    auto partials = pointwise_partials(x, w);
+    check_launch(cuda::pointwise_conv_backward(
+                     describe(x), w.data_ptr<float>(), static_cast<int>(w.size(0)),
+                     grad_out.data_ptr<float>(), describe(grad_x), partials.data_ptr<float>(),
+                     c10::cuda::getCurrentCUDAStream().stream()),
                  "pointwise_conv backward");
-    const auto sums = partials.sum(0);  // (outputs, C + 1)
-    return {grad_x, sums.narrow(1, 0, c).reshape(w.sizes()), sums.select(1, c).contiguous()};
+    const auto [grad_w, grad_b] = pointwise_parameter_grads(partials, w);
+    return {grad_x, grad_w, grad_b};
   }
 };
 
@@ -221,9 +252,70 @@ bool pointwise_conv_kernels(const torch::Tensor& x, const torch::Tensor& weight,
   const auto float_cuda = [&](const torch::Tensor& t) {
     return t.is_cuda() && t.scalar_type() == torch::kFloat32 && t.device() == x.device();
   };
-  return nhwc_layout(x) && x.size(1) <= cuda::kMaxPointwiseChannels && float_cuda(weight) &&
-         float_cuda(bias) && weight.size(0) >= 1 && weight.size(0) <= 4 && bias.is_contiguous();
+  return nhwc_layout(x) && x.size(1) <= cuda::kMaxPointwiseChannels && x.size(0) <= 65535 &&
+         float_cuda(weight) && float_cuda(bias) && weight.size(0) >= 1 && weight.size(0) <= 4 &&
+         bias.is_contiguous();
 }
+
+// mean_norm_act_pointwise by the NHWC kernels (the plane means, then one pass each way over y),
+// with its backward pass.
+class MeanActPointwise : public torch::autograd::Function<MeanActPointwise> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& y,
+                               const torch::Tensor& beta, const torch::Tensor& weight,
+                               const torch::Tensor& bias, double slope, bool add_into_grad) {
+    const c10::cuda::CUDAGuard guard(y.device());
+    void* stream = c10::cuda::getCurrentCUDAStream().stream();
+    const auto b = beta.to(y.device(), torch::kFloat32).contiguous();
+    auto affine = torch::empty({y.size(0), y.size(1), 2}, y.options().dtype(torch::kFloat32));
+    const auto d = describe(y);
+    const auto partials =
+        torch::empty({cuda::plane_partials_floats(d)}, y.options().dtype(torch::kFloat32));
+    check_launch(cuda::plane_affine(d, 0.0f, b.data_ptr<float>(), partials.data_ptr<float>(),
+                                    affine.data_ptr<float>(), stream),
+                 "mean_norm_act_pointwise");
+    const auto w = weight.contiguous();
+    auto out = pointwise_output(y, w);
+    check_launch(
+        cuda::mean_act_pointwise(d, affine.data_ptr<float>(), static_cast<float>(slope),
+                                 w.data_ptr<float>(), bias.data_ptr<float>(),
+                                 static_cast<int>(w.size(0)), out.data_ptr<float>(), stream),
+        "mean_norm_act_pointwise");
+    ctx->save_for_backward({y, affine, w});
+    ctx->saved_data["slope"] = slope;
+    save_beta(ctx, beta, add_into_grad);
+    return out;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const auto& y = saved[0];
+    const auto& affine = saved[1];
+    const auto& w = saved[2];
+    if (!grads[0].defined())
+      return {torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(), {}, {}};
+    const c10::cuda::CUDAGuard guard(y.device());
+    const auto d = describe(y);
+    const auto grad_out = grads[0].to(torch::kFloat32).contiguous();
+    auto grad_y = channels_last_empty(y.size(0), y.size(1), y.size(2), y.size(3), y);
+    auto sums = torch::empty({y.size(0), y.size(1)}, y.options().dtype(torch::kFloat64));
+    const BetaGradient beta(ctx, y);
+    auto partials = pointwise_partials(y, w);
+    const auto input_partials = torch::empty({cuda::pointwise_conv_blocks(d) * y.size(1)},
+                                             y.options().dtype(torch::kFloat32));
+    check_launch(
+        cuda::mean_act_pointwise_backward(
+            d, affine.data_ptr<float>(), static_cast<float>(ctx->saved_data["slope"].toDouble()),
+            w.data_ptr<float>(), static_cast<int>(w.size(0)), grad_out.data_ptr<float>(),
+            describe(grad_y), partials.data_ptr<float>(), input_partials.data_ptr<float>(),
+            sums.data_ptr<double>(), beta.kernel_output(), beta.accumulate,
+            c10::cuda::getCurrentCUDAStream().stream()),
+        "mean_norm_act_pointwise backward");
+    const auto [grad_w, grad_b] = pointwise_parameter_grads(partials, w);
+    return {grad_y, beta.returned(sums), grad_w, grad_b, {}, {}};
+  }
+};
 
 #else
 bool mean_act_pad_kernels(const torch::Tensor&, const torch::Tensor&, std::int64_t, bool) {
@@ -235,6 +327,12 @@ bool pointwise_conv_kernels(const torch::Tensor&, const torch::Tensor&, const to
 struct PointwiseConv {  // never called: pointwise_conv_kernels() is false
   static torch::Tensor apply(const torch::Tensor& x, const torch::Tensor&, const torch::Tensor&) {
     return x;
+  }
+};
+struct MeanActPointwise {  // never called: mean_act_pad_kernels() is false
+  static torch::Tensor apply(const torch::Tensor& y, const torch::Tensor&, const torch::Tensor&,
+                             const torch::Tensor&, double, bool) {
+    return y;
   }
 };
 struct MeanActPad {  // never called: mean_act_pad_kernels() is false
@@ -299,10 +397,25 @@ torch::Tensor instance_norm_act_pad(const torch::Tensor& x, double slope, std::i
   return pad > 0 ? reflection_pad(y, pad) : y;
 }
 
+namespace {
+
+void check_mean_norm(const torch::Tensor& y, const torch::Tensor& beta, const char* what) {
+  check(y.dim() == 4 && beta.dim() == 1 && beta.size(0) == y.size(1), "",
+        std::string(what) + ": expected N×C×H×W and C values of beta");
+}
+
+void check_pointwise(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
+                     const char* what) {
+  check(x.dim() == 4 && weight.dim() == 4 && weight.size(1) == x.size(1) && weight.size(2) == 1 &&
+            weight.size(3) == 1 && bias.dim() == 1 && bias.size(0) == weight.size(0),
+        "", std::string(what) + ": expected N×C×H×W, an O×C×1×1 weight and O biases");
+}
+
+}  // namespace
+
 torch::Tensor mean_norm_act_pad(const torch::Tensor& y, const torch::Tensor& beta, double slope,
                                 std::int64_t pad, bool upsample, bool add_into_grad) {
-  check(y.dim() == 4 && beta.dim() == 1 && beta.size(0) == y.size(1), "",
-        "mean_norm_act_pad: expected N×C×H×W and C values of beta");
+  check_mean_norm(y, beta, "mean_norm_act_pad");
   const std::int64_t s = upsample ? 2 : 1;
   check(pad >= 0 && pad < s * y.size(2) && pad < s * y.size(3), "",
         "mean_norm_act_pad: the pad must be smaller than the image");
@@ -320,12 +433,20 @@ torch::Tensor mean_norm_act_pad(const torch::Tensor& y, const torch::Tensor& bet
 
 torch::Tensor pointwise_conv(const torch::Tensor& x, const torch::Tensor& weight,
                              const torch::Tensor& bias) {
-  check(x.dim() == 4 && weight.dim() == 4 && weight.size(1) == x.size(1) && weight.size(2) == 1 &&
-            weight.size(3) == 1 && bias.dim() == 1 && bias.size(0) == weight.size(0),
-        "", "pointwise_conv: expected N×C×H×W, an O×C×1×1 weight and O biases");
+  check_pointwise(x, weight, bias, "pointwise_conv");
   if (pointwise_conv_kernels(x, weight, bias)) return PointwiseConv::apply(x, weight, bias);
   return F::conv2d(x.to(torch::kFloat32), weight.to(torch::kFloat32),
                    F::Conv2dFuncOptions().bias(bias.to(torch::kFloat32)));
+}
+
+torch::Tensor mean_norm_act_pointwise(const torch::Tensor& y, const torch::Tensor& beta,
+                                      double slope, const torch::Tensor& weight,
+                                      const torch::Tensor& bias, bool add_into_grad) {
+  check_mean_norm(y, beta, "mean_norm_act_pointwise");
+  check_pointwise(y, weight, bias, "mean_norm_act_pointwise");
+  if (mean_act_pad_kernels(y, beta, 0, false) && pointwise_conv_kernels(y, weight, bias))
+    return MeanActPointwise::apply(y, beta, weight, bias, slope, add_into_grad);
+  return pointwise_conv(mean_norm_act_pad(y, beta, slope, 0, false, add_into_grad), weight, bias);
 }
 
 namespace {

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <functional>
 #include <string>
 #include <tuple>
 
@@ -199,6 +200,14 @@ torch::Tensor reference_mean_act_pad(const torch::Tensor& y, const torch::Tensor
   return pad > 0 ? reference_pad(a, pad) : a;
 }
 
+// y0 (float64) moved so that every pre-activation y − mean + β is at least ~0.1 from the kink,
+// where the slope jumps: there the rounding of y (bf16) or of the mean would flip a pixel's
+// gradient between 1 and 0.01.
+torch::Tensor away_from_kink(const torch::Tensor& y0, const torch::Tensor& beta0) {
+  const auto pre = y0 - y0.mean({2, 3}, true) + beta0.view({1, -1, 1, 1});
+  return y0 + 0.3 * (pre.abs() < 0.15).to(torch::kFloat64) * pre.sign();
+}
+
 // Value and gradients (y and β) of mean_norm_act_pad against the reference, for y in `dtype` and
 // `layout` on `device`; the reference runs in float64 on the CPU.
 void expect_mean_act_pad(const torch::Device& device, torch::ScalarType dtype, bool channels_last,
@@ -208,13 +217,9 @@ void expect_mean_act_pad(const torch::Device& device, torch::ScalarType dtype, b
     for (const bool upsample : {false, true})
       for (const std::int64_t pad : {0, 1, 2}) {
         if (pad >= (upsample ? 2 : 1) * std::min(h, w)) continue;
-        auto y0 = torch::randn({n, c, h, w}, torch::kFloat64) * 2.0 + 3.0;
         const auto beta0 = torch::randn({c}, torch::kFloat64);
-        // Every pre-activation at least ~0.1 from the kink, where the slope jumps: there the
-        // rounding of y (bf16) or of the mean would flip a pixel's gradient between 1 and 0.01.
-        const auto pre = y0 - y0.mean({2, 3}, true) + beta0.view({1, -1, 1, 1});
-        y0 = y0 + 0.3 * (pre.abs() < 0.15).to(torch::kFloat64) * pre.sign();
-        auto y = y0.to(device, dtype);
+        auto y = away_from_kink(torch::randn({n, c, h, w}, torch::kFloat64) * 2.0 + 3.0, beta0)
+                     .to(device, dtype);
         if (channels_last) y = y.contiguous(torch::MemoryFormat::ChannelsLast);
         y = y.detach().requires_grad_(true);
         auto beta = beta0.to(device, torch::kFloat32).requires_grad_(true);
@@ -320,6 +325,81 @@ TEST(NnLayers, PointwiseConvMatchesConv2d) {
   }
   expect_pointwise_conv(torch::kCUDA, torch::kFloat32, true, 132, 3, 4, 5, 2e-3);  // ops (TF32)
   expect_pointwise_conv(torch::kCUDA, torch::kBFloat16, true, 8, 5, 4, 5, 2e-3);   // ops
+}
+
+// mean_norm_act_pointwise (the DIP decoder's last step and head) against `expected`, the
+// composition mean_norm_act_pad → pointwise_conv, run on copies of the same inputs (y rounded to
+// `dtype`; β, weight and bias float32), on `device` or, when `float64`, on the CPU in float64:
+// value and the gradients of y, β, weight and bias, each within tolerance · (1 + its largest
+// magnitude).
+using Composition = std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&,
+                                                const torch::Tensor&, const torch::Tensor&)>;
+void expect_mean_act_pointwise(const torch::Device& device, torch::ScalarType dtype, std::int64_t n,
+                               std::int64_t c, std::int64_t outputs, std::int64_t h, std::int64_t w,
+                               const Composition& expected, bool float64, double tolerance) {
+  const auto beta0 = torch::randn({c}, torch::kFloat64);
+  const auto y0 = away_from_kink(torch::randn({n, c, h, w}, torch::kFloat64) * 2.0 + 3.0, beta0)
+                      .to(device, dtype)
+                      .contiguous(torch::MemoryFormat::ChannelsLast);
+  const auto w0 = torch::randn({outputs, c, 1, 1}, torch::kFloat64) * std::sqrt(6.0 / c);
+  const auto b0 = torch::randn({outputs}, torch::kFloat64);
+  const auto leaves = [&](bool reference) {
+    const auto d = reference && float64 ? torch::Device(torch::kCPU) : device;
+    const auto t = reference && float64 ? torch::kFloat64 : torch::kFloat32;
+    std::vector<torch::Tensor> v{y0.detach().to(d, reference && float64 ? t : dtype).clone(),
+                                 beta0.to(d, t), w0.to(d, t), b0.to(d, t)};
+    for (auto& x : v) x.requires_grad_(true);
+    return v;
+  };
+  auto fused = leaves(false), ref = leaves(true);
+  const auto out = mean_norm_act_pointwise(fused[0], fused[1], 0.01, fused[2], fused[3], n == 1);
+  const auto want = expected(ref[0], ref[1], ref[2], ref[3]);
+  const std::string what = c10::toString(dtype) + std::string(" N ") + std::to_string(n) + " C " +
+                           std::to_string(c) + " O " + std::to_string(outputs) + " " +
+                           std::to_string(h) + "x" + std::to_string(w);
+  ASSERT_EQ(out.sizes(), want.sizes()) << what;
+  EXPECT_EQ(out.scalar_type(), torch::kFloat32) << what;
+  const auto near = [&](const torch::Tensor& a, const torch::Tensor& b, const char* name) {
+    const auto bb = b.to(torch::kCPU, torch::kFloat64);
+    EXPECT_LE(max_abs_diff(a.to(torch::kCPU, torch::kFloat64), bb),
+              tolerance * (1 + bb.abs().max().item<double>()))
+        << what << " " << name;
+  };
+  near(out, want, "value");
+  const auto up = torch::randn(want.sizes(), torch::kFloat64);
+  (out * up.to(device, torch::kFloat32)).sum().backward();
+  (want * up.to(want.device(), want.scalar_type())).sum().backward();
+  near(fused[0].grad(), ref[0].grad(), "y grad");
+  near(fused[1].grad(), ref[1].grad(), "beta grad");
+  near(fused[2].grad(), ref[2].grad(), "weight grad");
+  near(fused[3].grad(), ref[3].grad(), "bias grad");
+}
+
+TEST(NnLayers, MeanNormActPointwiseMatchesComposition) {
+  torch::manual_seed(13);
+  const Composition written_out = [](const torch::Tensor& y, const torch::Tensor& beta,
+                                     const torch::Tensor& weight, const torch::Tensor& bias) {
+    return F::conv2d(reference_mean_act_pad(y, beta, 0.01, 0, false), weight,
+                     F::Conv2dFuncOptions().bias(bias));
+  };
+  expect_mean_act_pointwise(torch::kCPU, torch::kFloat32, 2, 8, 3, 5, 7, written_out, true, 1e-5);
+  if (!testing::cuda_available()) return;
+  // CUDA: the fused kernels against strata's two unfused ops in the same dtype (the same arithmetic
+  // up to the order of the sums) and against the float64 composition
+  const Composition unfused = [](const torch::Tensor& y, const torch::Tensor& beta,
+                                 const torch::Tensor& weight, const torch::Tensor& bias) {
+    return pointwise_conv(mean_norm_act_pad(y, beta, 0.01, 0, false, y.size(0) == 1), weight, bias);
+  };
+  for (const auto& [n, c, o, h, w] : {std::tuple<int, int, int, int, int>{1, 128, 3, 70, 65},
+                                      {2, 128, 3, 70, 65},
+                                      {1, 4, 1, 5, 7},
+                                      {2, 12, 4, 33, 47}}) {
+    expect_mean_act_pointwise(torch::kCUDA, torch::kFloat32, n, c, o, h, w, unfused, false, 1e-5);
+    expect_mean_act_pointwise(torch::kCUDA, torch::kBFloat16, n, c, o, h, w, unfused, false, 1e-2);
+    expect_mean_act_pointwise(torch::kCUDA, torch::kFloat16, n, c, o, h, w, unfused, false, 2e-3);
+    expect_mean_act_pointwise(torch::kCUDA, torch::kFloat32, n, c, o, h, w, written_out, true,
+                              2e-5);
+  }
 }
 
 TEST(NnLayers, ReflectionPadRefusesTooLargeAPad) {

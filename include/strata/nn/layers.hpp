@@ -50,6 +50,16 @@ torch::Tensor mean_norm_act_pad(const torch::Tensor& y, const torch::Tensor& bet
 torch::Tensor pointwise_conv(const torch::Tensor& x, const torch::Tensor& weight,
                              const torch::Tensor& bias);
 
+/// pointwise_conv(mean_norm_act_pad(y, β, slope, 0, false, add_into_grad), weight, bias): the
+/// deep-image-prior decoder's last mean-only step and its 1×1 head. With autograd (y, β, weight,
+/// bias). Where both ops take strata's kernels, the activation is never stored: the plane means,
+/// then one pass over y each way (the backward recomputes the activation for the weight's
+/// gradient and subtracts the plane means after); the same arithmetic as the two ops, up to the
+/// order of the sums.
+torch::Tensor mean_norm_act_pointwise(const torch::Tensor& y, const torch::Tensor& beta,
+                                      double slope, const torch::Tensor& weight,
+                                      const torch::Tensor& bias, bool add_into_grad = false);
+
 class InstanceNormImpl : public torch::nn::Module {
  public:
   explicit InstanceNormImpl(double eps = 1e-5) : eps_(eps) {}

@@ -581,29 +581,66 @@ __device__ __forceinline__ void lane_weights(const float* __restrict__ weight, i
     for (int k = 0; k < kVec; ++k) w[o][k] = active ? weight[o * c + channel + k] : 0.f;
 }
 
-// 1×1 convolution to O float32 outputs (the DIP decoder's head): a warp per run of 32 pixels, lane
-// l holding channels 4l .. 4l + 3 (C ≤ 128); per pixel the O dot products are summed over the
-// lanes by shuffles and lane j keeps pixel j's, so that every output plane (NCHW) is written 32
-// pixels at a time. Pixels past the end are read clamped and not written.
+// The input transform of the pointwise kernels: none (affine null), or the mean-only step without
+// padding, a = act(y · scale + offset) with sample n's (scale, offset) per channel, computed as
+// normalize_act does and rounded to T as mean_norm_act_pad would store it.
+struct LaneInput {
+  float scale[kVec] = {1.f, 1.f, 1.f, 1.f}, offset[kVec] = {}, slope = 1.f;
+  bool act = false;
+};
+__device__ __forceinline__ LaneInput lane_input(const float* affine, float slope, int n, int c,
+                                                int channel, bool active) {
+  LaneInput in;
+  if (affine == nullptr || !active) return in;
+  in.act = true;
+  in.slope = slope;
+  const float* a = affine + (static_cast<std::int64_t>(n) * c + channel) * 2;
+#pragma unroll
+  for (int k = 0; k < kVec; ++k) in.scale[k] = a[2 * k], in.offset[k] = a[2 * k + 1];
+  return in;
+}
+
+// The value the lane's channels feed to the 1×1 convolution (v: y's values; pre receives the
+// pre-activations when in.act).
+template <class T>
+__device__ __forceinline__ void lane_activation(const LaneInput& in, float (&v)[kVec],
+                                                float (&pre)[kVec]) {
+  if (!in.act) return;
+#pragma unroll
+  for (int k = 0; k < kVec; ++k) {
+    pre[k] = fmaf(v[k], in.scale[k], in.offset[k]);
+    v[k] = to_float(from_float<T>(pre[k] > 0.0f ? pre[k] : pre[k] * in.slope));
+  }
+}
+
+// 1×1 convolution to O float32 outputs (the DIP decoder's head), of x itself or of the mean-only
+// step's activation (LaneInput): a warp per run of 32 pixels of sample blockIdx.y, lane l holding
+// channels 4l .. 4l + 3 (C ≤ 128); per pixel the O dot products are summed over the lanes by
+// shuffles and lane j keeps pixel j's, so that every output plane (NCHW) is written 32 pixels at a
+// time. Pixels past the end are read clamped and not written.
 template <class T, int O>
 __global__ void __launch_bounds__(kThreads, 1)  // (kThreads) alone spills
-    pointwise_conv_kernel(const T* __restrict__ x, int c, int hw, std::int64_t pixels,
-                          const float* __restrict__ weight, const float* __restrict__ bias,
-                          float* __restrict__ out) {
-  const int lane = threadIdx.x % 32, channel = kVec * lane;
+    pointwise_conv_kernel(const T* __restrict__ x, int c, int hw, const float* __restrict__ affine,
+                          float slope, const float* __restrict__ weight,
+                          const float* __restrict__ bias, float* __restrict__ out) {
+  const int lane = threadIdx.x % 32, channel = kVec * lane, n = blockIdx.y;
   const bool active = channel < c;
   float w[O][kVec];
   lane_weights(weight, c, channel, active, w);
-  const std::int64_t warps = static_cast<std::int64_t>(gridDim.x) * (kThreads / 32);
-  for (std::int64_t base =
-           (static_cast<std::int64_t>(blockIdx.x) * (kThreads / 32) + threadIdx.x / 32) * 32;
-       base < pixels; base += 32 * warps) {
+  const LaneInput in = lane_input(affine, slope, n, c, channel, active);
+  const T* plane = x + static_cast<std::int64_t>(n) * hw * c;
+  const int warps = gridDim.x * (kThreads / 32);
+  for (int base = (blockIdx.x * (kThreads / 32) + threadIdx.x / 32) * 32; base < hw;
+       base += 32 * warps) {
     float mine[O] = {};
 #pragma unroll 4
     for (int j = 0; j < 32; ++j) {
-      const std::int64_t p = min(base + j, pixels - 1);
-      float v[kVec] = {};
-      if (active) load(x + p * c + channel, v);
+      const int p = min(base + j, hw - 1);
+      float v[kVec] = {}, pre[kVec];
+      if (active) {
+        load(plane + static_cast<std::int64_t>(p) * c + channel, v);
+        lane_activation<T>(in, v, pre);
+      }
       float s[O];
 #pragma unroll
       for (int o = 0; o < O; ++o) {
@@ -613,50 +650,57 @@ __global__ void __launch_bounds__(kThreads, 1)  // (kThreads) alone spills
         if (lane == j) mine[o] = s[o];
       }
     }
-    const std::int64_t p = base + lane;
-    if (p < pixels) {
-      const std::int64_t n = p / hw, q = p % hw;
+    const int p = base + lane;
+    if (p < hw)
 #pragma unroll
-      for (int o = 0; o < O; ++o) out[(n * O + o) * hw + q] = mine[o] + bias[o];
-    }
+      for (int o = 0; o < O; ++o)
+        out[(static_cast<std::int64_t>(n) * O + o) * hw + p] = mine[o] + bias[o];
   }
 }
 
 // Its backward pass, same layout: grad_x = Wᵀ·g per pixel (g = grad_out, float32 NCHW, lane j
-// loads pixel j's and the warp shares them by shuffles), and every block's Σ g·x (per output and
-// channel) and Σ g (per output) into partials[block][o][0 .. C] (fixed order: deterministic).
+// loads pixel j's and the warp shares them by shuffles), with the mean-only step: act'(pre) times
+// it, each rounded to T as the unfused pair would store them (the plane means are subtracted
+// later). Every block's Σ g·x (x: the convolution's input) per output and channel and Σ g per
+// output go to partials[block][o][0 .. C], block = sample · gridDim.x + blockIdx.x; with
+// input_partials, the block's Σ grad_x per channel to input_partials[block][channel] (fixed orders:
+// deterministic).
 template <class T, int O>
 __global__ void __launch_bounds__(kThreads, 1)  // (kThreads) alone spills
-    pointwise_conv_backward_kernel(const T* __restrict__ x, int c, int hw, std::int64_t pixels,
+    pointwise_conv_backward_kernel(const T* __restrict__ x, int c, int hw,
+                                   const float* __restrict__ affine, float slope,
                                    const float* __restrict__ weight,
                                    const float* __restrict__ grad_out, T* __restrict__ grad_x,
-                                   float* __restrict__ partials) {
-  extern __shared__ float warp_acc[];  // (kThreads / 32) × O × (C + 1)
+                                   float* __restrict__ partials,
+                                   float* __restrict__ input_partials) {
+  extern __shared__ float warp_acc[];  // (kThreads / 32) × O × (C + 1), then (kThreads / 32) × C
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, channel = kVec * lane;
+  const int n = blockIdx.y, block = n * gridDim.x + blockIdx.x;
   const bool active = channel < c;
-  float w[O][kVec], acc[O][kVec] = {}, acc_bias[O] = {};
+  float w[O][kVec], acc[O][kVec] = {}, acc_bias[O] = {}, acc_input[kVec] = {};
   lane_weights(weight, c, channel, active, w);
-  const std::int64_t warps = static_cast<std::int64_t>(gridDim.x) * (kThreads / 32);
-  for (std::int64_t base = (static_cast<std::int64_t>(blockIdx.x) * (kThreads / 32) + warp) * 32;
-       base < pixels; base += 32 * warps) {
+  const LaneInput in = lane_input(affine, slope, n, c, channel, active);
+  const std::int64_t plane = static_cast<std::int64_t>(n) * hw * c + channel;
+  const int warps = gridDim.x * (kThreads / 32);
+  for (int base = (blockIdx.x * (kThreads / 32) + warp) * 32; base < hw; base += 32 * warps) {
     float g_lane[O];
-    {
-      const std::int64_t p = base + lane, n = p / hw, q = p % hw;
 #pragma unroll
-      for (int o = 0; o < O; ++o) {
-        g_lane[o] = p < pixels ? grad_out[(n * O + o) * hw + q] : 0.f;
-        acc_bias[o] += g_lane[o];
-      }
+    for (int o = 0; o < O; ++o) {
+      g_lane[o] = base + lane < hw
+                      ? grad_out[(static_cast<std::int64_t>(n) * O + o) * hw + base + lane]
+                      : 0.f;
+      acc_bias[o] += g_lane[o];
     }
 #pragma unroll 4
     for (int j = 0; j < 32; ++j) {
-      const std::int64_t p = min(base + j, pixels - 1);
+      const int p = min(base + j, hw - 1);
       float g[O];
 #pragma unroll
       for (int o = 0; o < O; ++o) g[o] = __shfl_sync(0xffffffffu, g_lane[o], j);
       if (!active) continue;
-      float v[kVec], gx[kVec];
-      load(x + p * c + channel, v);
+      float v[kVec], pre[kVec], gx[kVec];
+      load(x + plane + static_cast<std::int64_t>(p) * c, v);
+      lane_activation<T>(in, v, pre);
 #pragma unroll
       for (int k = 0; k < kVec; ++k) {
         gx[k] = 0.f;
@@ -665,11 +709,20 @@ __global__ void __launch_bounds__(kThreads, 1)  // (kThreads) alone spills
           acc[o][k] += g[o] * v[k];
           gx[k] += w[o][k] * g[o];
         }
+        if (in.act) {
+          gx[k] = to_float(from_float<T>(gx[k]));
+          gx[k] = to_float(from_float<T>(pre[k] > 0.0f ? gx[k] : gx[k] * in.slope));
+        }
       }
-      if (base + j < pixels) store(grad_x + p * c + channel, gx);
+      if (base + j < hw) {
+        store(grad_x + plane + static_cast<std::int64_t>(p) * c, gx);
+#pragma unroll
+        for (int k = 0; k < kVec; ++k) acc_input[k] += gx[k];
+      }
     }
   }
-  const int row = O * (c + 1);
+  const int row = O * (c + 1), warps_in_block = kThreads / 32;
+  float* input_acc = warp_acc + warps_in_block * row;
 #pragma unroll
   for (int o = 0; o < O; ++o) {
     for (int offset = 16; offset > 0; offset >>= 1)
@@ -679,11 +732,20 @@ __global__ void __launch_bounds__(kThreads, 1)  // (kThreads) alone spills
       for (int k = 0; k < kVec; ++k) warp_acc[warp * row + o * (c + 1) + channel + k] = acc[o][k];
     if (lane == 0) warp_acc[warp * row + o * (c + 1) + c] = acc_bias[o];
   }
+  if (input_partials != nullptr && active)
+#pragma unroll
+    for (int k = 0; k < kVec; ++k) input_acc[warp * c + channel + k] = acc_input[k];
   __syncthreads();
   for (int i = threadIdx.x; i < row; i += kThreads) {
     float total = 0.f;
-    for (int v = 0; v < kThreads / 32; ++v) total += warp_acc[v * row + i];
-    partials[static_cast<std::int64_t>(blockIdx.x) * row + i] = total;
+    for (int v = 0; v < warps_in_block; ++v) total += warp_acc[v * row + i];
+    partials[static_cast<std::int64_t>(block) * row + i] = total;
+  }
+  if (input_partials == nullptr) return;
+  for (int i = threadIdx.x; i < c; i += kThreads) {
+    float total = 0.f;
+    for (int v = 0; v < warps_in_block; ++v) total += input_acc[v * c + i];
+    input_partials[static_cast<std::int64_t>(block) * c + i] = total;
   }
 }
 
@@ -842,24 +904,41 @@ const char* mean_act_pad_backward_typed(const Nhwc& grad_out, const Nhwc& y, con
   return launched();
 }
 
+// The pointwise kernels' grid: blocks per sample (x) and samples (y), about 4 blocks per SM in all.
+dim3 pointwise_grid(const Nhwc& x) {
+  static const int multiprocessors = [] {
+    int device = 0, count = 0;
+    cudaGetDevice(&device);
+    cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device);
+    return count > 0 ? count : 1;
+  }();
+  const std::int64_t runs = (x.h * x.w + 31) / 32;
+  const std::int64_t per_sample = std::max<std::int64_t>(1, 4 * multiprocessors / x.n);
+  return dim3(static_cast<unsigned>(
+                  std::min<std::int64_t>((runs + kThreads / 32 - 1) / (kThreads / 32), per_sample)),
+              static_cast<unsigned>(x.n));
+}
+
 template <class T, int O>
-const char* pointwise_conv_typed(const Nhwc& x, const float* weight, const float* bias, float* out,
+const char* pointwise_conv_typed(const Nhwc& x, const float* affine, float slope,
+                                 const float* weight, const float* bias, float* out,
                                  cudaStream_t s) {
-  const std::int64_t pixels = x.n * x.h * x.w;
-  pointwise_conv_kernel<T, O><<<pointwise_conv_blocks(x), kThreads, 0, s>>>(
-      static_cast<const T*>(x.data), static_cast<int>(x.c), static_cast<int>(x.h * x.w), pixels,
-      weight, bias, out);
+  pointwise_conv_kernel<T, O><<<pointwise_grid(x), kThreads, 0, s>>>(
+      static_cast<const T*>(x.data), static_cast<int>(x.c), static_cast<int>(x.h * x.w), affine,
+      slope, weight, bias, out);
   return launched();
 }
 
 template <class T, int O>
-const char* pointwise_conv_backward_typed(const Nhwc& x, const float* weight, const float* grad_out,
-                                          const Nhwc& grad_x, float* partials, cudaStream_t s) {
-  const std::int64_t pixels = x.n * x.h * x.w;
-  const std::size_t shared = sizeof(float) * (kThreads / 32) * O * (x.c + 1);
-  pointwise_conv_backward_kernel<T, O><<<pointwise_conv_blocks(x), kThreads, shared, s>>>(
-      static_cast<const T*>(x.data), static_cast<int>(x.c), static_cast<int>(x.h * x.w), pixels,
-      weight, grad_out, static_cast<T*>(grad_x.data), partials);
+const char* pointwise_conv_backward_typed(const Nhwc& x, const float* affine, float slope,
+                                          const float* weight, const float* grad_out,
+                                          const Nhwc& grad_x, float* partials,
+                                          float* input_partials, cudaStream_t s) {
+  const std::size_t shared =
+      sizeof(float) * (kThreads / 32) * (O * (x.c + 1) + (input_partials != nullptr ? x.c : 0));
+  pointwise_conv_backward_kernel<T, O><<<pointwise_grid(x), kThreads, shared, s>>>(
+      static_cast<const T*>(x.data), static_cast<int>(x.c), static_cast<int>(x.h * x.w), affine,
+      slope, weight, grad_out, static_cast<T*>(grad_x.data), partials, input_partials);
   return launched();
 }
 
@@ -880,23 +959,13 @@ const char* dispatch_outputs(const Nhwc& x, int outputs, F&& f) {
 }  // namespace
 
 int pointwise_conv_blocks(const Nhwc& x) {
-  static const int multiprocessors = [] {
-    int device = 0, count = 0;
-    cudaGetDevice(&device);
-    cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device);
-    return count > 0 ? count : 1;
-  }();
-  const std::int64_t runs = (x.n * x.h * x.w + 31) / 32;
-  return static_cast<int>(
-      std::min<std::int64_t>((runs + kThreads / 32 - 1) / (kThreads / 32), 4 * multiprocessors));
+  const dim3 grid = pointwise_grid(x);
+  return static_cast<int>(grid.x * grid.y);
 }
 
 const char* pointwise_conv(const Nhwc& x, const float* weight, const float* bias, int outputs,
                            float* out, void* stream) {
-  return dispatch_outputs(x, outputs, [&](auto t, auto o) {
-    return pointwise_conv_typed<decltype(t), decltype(o)::value>(x, weight, bias, out,
-                                                                 as_stream(stream));
-  });
+  return mean_act_pointwise(x, nullptr, 1.f, weight, bias, outputs, out, stream);
 }
 
 const char* pointwise_conv_backward(const Nhwc& x, const float* weight, int outputs,
@@ -904,7 +973,40 @@ const char* pointwise_conv_backward(const Nhwc& x, const float* weight, int outp
                                     void* stream) {
   return dispatch_outputs(x, outputs, [&](auto t, auto o) {
     return pointwise_conv_backward_typed<decltype(t), decltype(o)::value>(
-        x, weight, grad_out, grad_x, partials, as_stream(stream));
+        x, nullptr, 1.f, weight, grad_out, grad_x, partials, nullptr, as_stream(stream));
+  });
+}
+
+const char* mean_act_pointwise(const Nhwc& y, const float* affine, float slope, const float* weight,
+                               const float* bias, int outputs, float* out, void* stream) {
+  return dispatch_outputs(y, outputs, [&](auto t, auto o) {
+    return pointwise_conv_typed<decltype(t), decltype(o)::value>(y, affine, slope, weight, bias,
+                                                                 out, as_stream(stream));
+  });
+}
+
+const char* mean_act_pointwise_backward(const Nhwc& y, const float* affine, float slope,
+                                        const float* weight, int outputs, const float* grad_out,
+                                        const Nhwc& grad_y, float* partials, float* input_partials,
+                                        double* sums, float* sums_f, bool accumulate,
+                                        void* stream) {
+  return dispatch_outputs(y, outputs, [&](auto t, auto o) -> const char* {
+    using T = decltype(t);
+    const cudaStream_t s = as_stream(stream);
+    if (const char* error = pointwise_conv_backward_typed<T, decltype(o)::value>(
+            y, affine, slope, weight, grad_out, grad_y, partials, input_partials, s))
+      return error;
+    ReduceOutputs r;
+    r.sums = sums;
+    r.sums_f = sums_f;
+    r.accumulate_f = accumulate;
+    reduce_partials<T>(input_partials, y.n, static_cast<int>(pointwise_grid(y).x),
+                       static_cast<int>(y.c), r, s);
+    const std::int64_t total = y.n * y.h * y.w * (y.c / kVec);
+    subtract_means_kernel<T><<<elementwise_blocks(total), kThreads, 0, s>>>(
+        static_cast<T*>(grad_y.data), sums, static_cast<int>(y.h * y.w), static_cast<int>(y.c),
+        total);
+    return launched();
   });
 }
 

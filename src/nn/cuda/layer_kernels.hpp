@@ -63,12 +63,13 @@ const char* mean_act_pad_backward(const Nhwc& grad_out, const Nhwc& y, const flo
 
 /// 1×1 convolution to a few float32 outputs (the deep-image-prior decoder's head): out (float32,
 /// N×outputs×H×W, NCHW) = W·x + b per pixel, accumulated in float32; weight float32 outputs×C,
-/// bias float32 (outputs). Takes C ≤ kMaxPointwiseChannels and 1 ≤ outputs ≤ 4.
+/// bias float32 (outputs). Takes C ≤ kMaxPointwiseChannels, 1 ≤ outputs ≤ 4 and N ≤ 65535.
 constexpr std::int64_t kMaxPointwiseChannels = 128;
 const char* pointwise_conv(const Nhwc& x, const float* weight, const float* bias, int outputs,
                            float* out, void* stream);
 
-/// The number of blocks, B, pointwise_conv and its backward pass launch for x.
+/// The number of blocks, B, the pointwise kernels (both ways, with or without the mean-only step)
+/// launch for x.
 int pointwise_conv_blocks(const Nhwc& x);
 
 /// Backward of pointwise_conv: grad_x (x's shape and scalar) = Wᵀ·g per pixel with g = grad_out
@@ -77,5 +78,20 @@ int pointwise_conv_blocks(const Nhwc& x);
 const char* pointwise_conv_backward(const Nhwc& x, const float* weight, int outputs,
                                     const float* grad_out, const Nhwc& grad_x, float* partials,
                                     void* stream);
+
+/// pointwise_conv of mean_norm_act_pad's unpadded output a = act(y · scale + offset) (affine from
+/// plane_affine with β, a rounded to y's scalar as mean_norm_act_pad stores it) without storing a:
+/// one pass over y.
+const char* mean_act_pointwise(const Nhwc& y, const float* affine, float slope, const float* weight,
+                               const float* bias, int outputs, float* out, void* stream);
+
+/// Backward of mean_act_pointwise: grad_y = g − mean_plane(g) with g = act'(a) · (Wᵀ·grad_out)
+/// (each rounded to y's scalar, as the unfused pair would store them); partials as
+/// pointwise_conv_backward's (Σ g·a); sums and sums_f as mean_act_pad_backward's, from the float32
+/// workspace input_partials of B × C floats.
+const char* mean_act_pointwise_backward(const Nhwc& y, const float* affine, float slope,
+                                        const float* weight, int outputs, const float* grad_out,
+                                        const Nhwc& grad_y, float* partials, float* input_partials,
+                                        double* sums, float* sums_f, bool accumulate, void* stream);
 
 }  // namespace strata::nn::cuda
