@@ -178,13 +178,29 @@ __device__ __forceinline__ float up_weight(int u, int i, int n) {
   return (s.i0 == i ? 1.0f - s.l : 0.0f) + (s.i1 == i ? s.l : 0.0f);
 }
 
-// act(v · scale + offset) for the kVec channels of one pixel; affine may be null (identity).
-__device__ __forceinline__ void normalize_act(float (&v)[kVec], const float* affine, float slope) {
-  if (affine != nullptr)
+// The (scale, offset) pairs of V channels (a: the first, 16-byte aligned; null: the identity),
+// loaded once per thread into registers: read per pixel, these loads took most of the L1 traffic
+// of the passes (a warp's 32 channel groups span 1 KB of pairs against 256 bytes of pixel data).
+template <int V>
+__device__ __forceinline__ void load_affine(const float* a, float2 (&out)[V]) {
+  static_assert(V % 2 == 0, "pairs of pairs");
 #pragma unroll
-    for (int k = 0; k < kVec; ++k) v[k] = fmaf(v[k], affine[2 * k], affine[2 * k + 1]);
+  for (int i = 0; i < V / 2; ++i) {
+    const float4 q =
+        a != nullptr ? reinterpret_cast<const float4*>(a)[i] : make_float4(1.0f, 0.0f, 1.0f, 0.0f);
+    out[2 * i] = make_float2(q.x, q.y);
+    out[2 * i + 1] = make_float2(q.z, q.w);
+  }
+}
+
+// act(v · scale + offset) for the V channels of one pixel.
+template <int V>
+__device__ __forceinline__ void normalize_act(float (&v)[V], const float2 (&a)[V], float slope) {
 #pragma unroll
-  for (int k = 0; k < kVec; ++k) v[k] = v[k] > 0.0f ? v[k] : v[k] * slope;
+  for (int k = 0; k < V; ++k) {
+    v[k] = fmaf(v[k], a[k].x, a[k].y);
+    v[k] = v[k] > 0.0f ? v[k] : v[k] * slope;
+  }
 }
 
 // One thread per output pixel and channel group: reads the reflected source pixel, normalises
@@ -194,6 +210,8 @@ __global__ void normalize_pad_kernel(const T* __restrict__ x, const float* __res
                                      int h, int w, int c, float slope, int pad, T* __restrict__ out,
                                      std::int64_t total) {
   const int groups = c / kVec, ho = h + 2 * pad, wo = w + 2 * pad;
+  std::int64_t cached = -1;  // the (sample, group) whose pairs are in a
+  float2 a[kVec];
   for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < total;
        i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
     const int g = static_cast<int>(i % groups);
@@ -203,9 +221,12 @@ __global__ void normalize_pad_kernel(const T* __restrict__ x, const float* __res
     const int sy = reflect(oy - pad, h), sx = reflect(ox - pad, w);
     float v[kVec];
     load(x + ((static_cast<std::int64_t>(n) * h + sy) * w + sx) * c + g * kVec, v);
-    normalize_act(
-        v, affine != nullptr ? affine + (static_cast<std::int64_t>(n) * c + g * kVec) * 2 : nullptr,
-        slope);
+    const std::int64_t key = static_cast<std::int64_t>(n) * c + g * kVec;
+    if (key != cached) {
+      load_affine(affine != nullptr ? affine + key * 2 : nullptr, a);
+      cached = key;
+    }
+    normalize_act(v, a, slope);
     store(out + pixel * c + g * kVec, v);
   }
 }
@@ -244,17 +265,9 @@ __device__ inline void gather_reflected(const T* g, int wo, int c, int uy, int u
   });
 }
 
-// The thread of the mean-only step for source pixel (blockIdx.x = n·h + iy, ix) and one channel
-// group: (blockIdx.y, threadIdx.x) numbers (ix, group) pairs of the row.
-struct RowThread {
-  int n, iy, ix, g;
-  bool valid;
-};
-__device__ __forceinline__ RowThread row_thread(int h, int w, int groups) {
-  const int i = blockIdx.y * blockDim.x + threadIdx.x, ix = i / groups;
-  return {static_cast<int>(blockIdx.x) / h, static_cast<int>(blockIdx.x) % h, ix, i - ix * groups,
-          ix < w};
-}
+// Source pixels per thread of the mean-only step's forward passes (one channel group each, its
+// (scale, offset) pairs loaded once).
+constexpr int kRowPixels = 4;
 
 // Stores v at every padded copy of unpadded pixel (uy, ux) of an ny × nx image (plane: the
 // sample's padded output at the thread's channel group).
@@ -264,21 +277,34 @@ __device__ __forceinline__ void store_reflected(T* plane, int wo, int c, int uy,
   for_each_copy(wo, c, uy, ux, ny, nx, pad, [&](std::int64_t offset) { store(plane + offset, v); });
 }
 
-// Forward of mean_act_pad without upsampling, one thread per source pixel and channel group:
-// act(y + offset), stored at every padded copy.
+// Forward of mean_act_pad without upsampling: act(y + offset) stored at every padded copy. Block
+// (blockIdx.x = n·h + iy, blockIdx.y) takes kRowPixels runs of the row's pixels, a thread one
+// channel group of kRowPixels pixels (consecutive threads on consecutive groups: a warp reads
+// whole pixels), their loads in flight together.
 template <class T>
 __global__ void mean_act_pad_kernel(const T* __restrict__ y, const float* __restrict__ affine,
                                     int h, int w, int c, float slope, int pad,
                                     T* __restrict__ out) {
-  const int groups = c / kVec;
-  const RowThread th = row_thread(h, w, groups);
-  if (!th.valid) return;
+  const int groups = c / kVec, per_pass = kThreads / groups, q = threadIdx.x / groups;
+  const int g = threadIdx.x - q * groups;
+  if (q >= per_pass) return;
+  const int n = static_cast<int>(blockIdx.x) / h, iy = static_cast<int>(blockIdx.x) - n * h;
+  const int x0 = blockIdx.y * per_pass * kRowPixels + q;
+  float2 a[kVec];
+  load_affine(affine + (static_cast<std::int64_t>(n) * c + g * kVec) * 2, a);
+  const T* row = y + (static_cast<std::int64_t>(n) * h + iy) * w * c + g * kVec;
+  float v[kRowPixels][kVec];
+#pragma unroll
+  for (int j = 0; j < kRowPixels; ++j)
+    if (x0 + j * per_pass < w) load(row + static_cast<std::int64_t>(x0 + j * per_pass) * c, v[j]);
   const int ho = h + 2 * pad, wo = w + 2 * pad;
-  float v[kVec];
-  load(y + ((static_cast<std::int64_t>(th.n) * h + th.iy) * w + th.ix) * c + th.g * kVec, v);
-  normalize_act(v, affine + (static_cast<std::int64_t>(th.n) * c + th.g * kVec) * 2, slope);
-  store_reflected(out + static_cast<std::int64_t>(th.n) * ho * wo * c + th.g * kVec, wo, c, th.iy,
-                  th.ix, h, w, pad, v);
+  T* plane = out + static_cast<std::int64_t>(n) * ho * wo * c + g * kVec;
+#pragma unroll
+  for (int j = 0; j < kRowPixels; ++j) {
+    if (x0 + j * per_pass >= w) break;
+    normalize_act(v[j], a, slope);
+    store_reflected(plane, wo, c, iy, x0 + j * per_pass, h, w, pad, v[j]);
+  }
 }
 
 // Padded output pixel (oy, ox) of pad(up(act(y · scale + offset))) for V channels: its
@@ -286,7 +312,7 @@ __global__ void mean_act_pad_kernel(const T* __restrict__ y, const float* __rest
 // torch's weights and order of operations. plane: the sample's y (h × w × c) at the channel group;
 // affine: its (scale, offset) pairs.
 template <class T, int V>
-__device__ __forceinline__ void up_act_pixel(const T* plane, const float* affine, int h, int w,
+__device__ __forceinline__ void up_act_pixel(const T* plane, const float2 (&a)[V], int h, int w,
                                              int c, float slope, int pad, int oy, int ox,
                                              float (&v)[V]) {
   const UpSource sy = up_source(reflect(oy - pad, 2 * h), h);
@@ -299,36 +325,42 @@ __device__ __forceinline__ void up_act_pixel(const T* plane, const float* affine
   source(sy.i0, sx.i1, p01);
   source(sy.i1, sx.i0, p10);
   source(sy.i1, sx.i1, p11);
-  const float2* scale_offset = reinterpret_cast<const float2*>(affine);
   const float h1 = sy.l, h0 = 1.0f - h1, w1 = sx.l, w0 = 1.0f - w1;
 #pragma unroll
   for (int k = 0; k < V; ++k) {
-    const float2 a = scale_offset[k];
     const auto act = [&](float x) {
-      x = fmaf(x, a.x, a.y);
+      x = fmaf(x, a[k].x, a[k].y);
       return x > 0.0f ? x : x * slope;
     };
     v[k] = h0 * (w0 * act(p00[k]) + w1 * act(p01[k])) + h1 * (w0 * act(p10[k]) + w1 * act(p11[k]));
   }
 }
 
-// Forward of mean_act_pad with ×2 upsampling: one thread per padded output pixel and group of V
-// channels (16-byte accesses where C allows): the pixel's reflection in the upsampled image, its
-// four bilinear sources, each activated, combined with torch's weights and order of operations.
-// Grid: x over the row's (pixel, group) pairs, y = output row, z = sample. (One thread per source
-// pixel writing its four upsampled pixels needed 118 registers and ran 2.6× slower.)
+// Forward of mean_act_pad with ×2 upsampling: a thread per group of V channels (16-byte accesses
+// where C allows) and kRowPixels padded output pixels of a row (consecutive threads on
+// consecutive groups), each pixel from its reflection in the upsampled image and its four
+// bilinear sources, each activated, combined with torch's weights and order of operations.
+// Grid: x over runs of the row, y = output row, z = sample. (One thread per source pixel writing
+// its four upsampled pixels needed 118 registers and ran 2.6× slower.)
 template <class T, int V>
 __global__ void mean_act_up_pad_kernel(const T* __restrict__ y, const float* __restrict__ affine,
                                        int h, int w, int c, float slope, int pad,
                                        T* __restrict__ out) {
-  const int groups = c / V, wo = 2 * w + 2 * pad, i = blockIdx.x * blockDim.x + threadIdx.x;
-  if (i >= wo * groups) return;
-  const int g = i % groups, ox = i / groups, oy = blockIdx.y, n = blockIdx.z;
-  float v[V];
-  up_act_pixel<T, V>(y + static_cast<std::int64_t>(n) * h * w * c + g * V,
-                     affine + (static_cast<std::int64_t>(n) * c + g * V) * 2, h, w, c, slope, pad,
-                     oy, ox, v);
-  store(out + ((static_cast<std::int64_t>(n) * (2 * h + 2 * pad) + oy) * wo + ox) * c + g * V, v);
+  const int groups = c / V, per_pass = kThreads / groups, q = threadIdx.x / groups;
+  const int g = threadIdx.x - q * groups, wo = 2 * w + 2 * pad, oy = blockIdx.y, n = blockIdx.z;
+  if (q >= per_pass) return;
+  float2 a[V];
+  load_affine(affine + (static_cast<std::int64_t>(n) * c + g * V) * 2, a);
+  const T* plane = y + static_cast<std::int64_t>(n) * h * w * c + g * V;
+  T* row = out + (static_cast<std::int64_t>(n) * (2 * h + 2 * pad) + oy) * wo * c + g * V;
+#pragma unroll
+  for (int j = 0; j < kRowPixels; ++j) {
+    const int ox = (blockIdx.x * kRowPixels + j) * per_pass + q;
+    if (ox >= wo) break;
+    float v[V];
+    up_act_pixel<T, V>(plane, a, h, w, c, slope, pad, oy, ox, v);
+    store(row + static_cast<std::int64_t>(ox) * c, v);
+  }
 }
 
 // The gradient reaching unpadded pixel (iy, ix) of y (h × w) from go, the sample's padded output
@@ -371,10 +403,10 @@ __device__ __forceinline__ void gather_pixel_gradient(const T* go, int wo, int c
 // (affine a of the channel group), rounded to T as it will be stored.
 template <class T>
 __device__ __forceinline__ void activation_gradient(float (&v)[kVec], const float (&acc)[kVec],
-                                                    const float* a, float slope) {
+                                                    const float2 (&a)[kVec], float slope) {
 #pragma unroll
   for (int k = 0; k < kVec; ++k) {
-    const float pre = fmaf(v[k], a[2 * k], a[2 * k + 1]);
+    const float pre = fmaf(v[k], a[k].x, a[k].y);
     v[k] = to_float(from_float<T>(pre > 0.0f ? acc[k] : acc[k] * slope));
   }
 }
@@ -396,10 +428,12 @@ __global__ void mean_act_pad_backward_kernel(const T* __restrict__ grad_out,
   const int s = Up ? 2 : 1, ho = s * h + 2 * pad, wo = s * w + 2 * pad;
   const std::int64_t plane = static_cast<std::int64_t>(n) * hw * c + g * kVec;
   const T* go = grad_out + static_cast<std::int64_t>(n) * ho * wo * c + g * kVec;
-  const float* a = affine + (static_cast<std::int64_t>(n) * c + g * kVec) * 2;
+  float2 a[kVec];
+  load_affine(affine + (static_cast<std::int64_t>(n) * c + g * kVec) * 2, a);
   float sum[kVec] = {};
   if (row < rows) {
     const int first = blockIdx.x * pixels_per_block, last = min(hw, first + pixels_per_block);
+#pragma unroll 2  // two pixels' loads in flight
     for (int p = first + row; p < last; p += rows) {
       const int iy = p / w, ix = p - iy * w;
       float v[kVec], acc[kVec] = {};
@@ -465,7 +499,7 @@ __global__ void __launch_bounds__(kSmallThreads)
                               float* __restrict__ affine, int h, int w, int c, float slope, int pad,
                               T* __restrict__ out) {
   __shared__ double warp_sums[kSmallThreads / 32][kVec];
-  __shared__ alignas(16) float a[2 * kVec];  // read as float2 by up_act_pixel
+  __shared__ alignas(16) float shared_affine[2 * kVec];
   const int g = blockIdx.x, n = blockIdx.y, hw = h * w;
   const T* plane = y + static_cast<std::int64_t>(n) * hw * c + g * kVec;
   float s[kVec] = {};
@@ -479,12 +513,14 @@ __global__ void __launch_bounds__(kSmallThreads)
   if (threadIdx.x < kVec) {
     const int ch = g * kVec + threadIdx.x;
     const float offset = static_cast<float>(static_cast<double>(beta[ch]) - total / hw);
-    a[2 * threadIdx.x] = 1.0f;
-    a[2 * threadIdx.x + 1] = offset;
+    shared_affine[2 * threadIdx.x] = 1.0f;
+    shared_affine[2 * threadIdx.x + 1] = offset;
     affine[2 * (static_cast<std::int64_t>(n) * c + ch)] = 1.0f;
     affine[2 * (static_cast<std::int64_t>(n) * c + ch) + 1] = offset;
   }
   __syncthreads();
+  float2 a[kVec];
+  load_affine(shared_affine, a);
   const int s2 = Up ? 2 : 1, ho = s2 * h + 2 * pad, wo = s2 * w + 2 * pad;
   T* o = out + static_cast<std::int64_t>(n) * ho * wo * c + g * kVec;
   if constexpr (Up) {
@@ -519,7 +555,8 @@ __global__ void __launch_bounds__(kSmallThreads)
   const int s2 = Up ? 2 : 1, ho = s2 * h + 2 * pad, wo = s2 * w + 2 * pad;
   const T* go = grad_out + static_cast<std::int64_t>(n) * ho * wo * c + g * kVec;
   const std::int64_t plane = static_cast<std::int64_t>(n) * hw * c + g * kVec;
-  const float* a = affine + (static_cast<std::int64_t>(n) * c + g * kVec) * 2;
+  float2 a[kVec];
+  load_affine(affine + (static_cast<std::int64_t>(n) * c + g * kVec) * 2, a);
   float grad[kSmallPixels][kVec], s[kVec] = {};
 #pragma unroll
   for (int i = 0; i < kSmallPixels; ++i) {
@@ -551,22 +588,27 @@ __global__ void __launch_bounds__(kSmallThreads)
   }
 }
 
-// g −= Σ_plane g / (H·W) per plane, in place.
+// g −= Σ_plane g / (H·W) per plane, in place. Block (blockIdx.x, blockIdx.y = sample) takes a run
+// of pixels as plane_sums_kernel does, so that a thread keeps one channel group's means.
 template <class T>
 __global__ void subtract_means_kernel(T* __restrict__ g, const double* __restrict__ sums, int hw,
-                                      int c, std::int64_t total) {
-  const int groups = c / kVec;
-  const double inv = 1.0 / hw;
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
-    const int group = static_cast<int>(i % groups);
-    const int n = static_cast<int>(i / groups / hw);
-    const double* s = sums + static_cast<std::int64_t>(n) * c + group * kVec;
-    float v[kVec];
-    load(g + i * kVec, v);
+                                      int c, int pixels_per_block) {
+  const int groups = c / kVec, rows = kThreads / groups;
+  const int t = threadIdx.x, group = t % groups, row = t / groups, n = blockIdx.y;
+  if (row >= rows) return;
+  float mean[kVec];
+  const double* s = sums + static_cast<std::int64_t>(n) * c + group * kVec;
 #pragma unroll
-    for (int k = 0; k < kVec; ++k) v[k] -= static_cast<float>(s[k] * inv);
-    store(g + i * kVec, v);
+  for (int k = 0; k < kVec; ++k) mean[k] = static_cast<float>(s[k] / hw);
+  T* plane = g + static_cast<std::int64_t>(n) * hw * c + group * kVec;
+  const int first = blockIdx.x * pixels_per_block, last = min(hw, first + pixels_per_block);
+#pragma unroll 4  // four loads in flight
+  for (int p = first + row; p < last; p += rows) {
+    float v[kVec];
+    load(plane + static_cast<std::int64_t>(p) * c, v);
+#pragma unroll
+    for (int k = 0; k < kVec; ++k) v[k] -= mean[k];
+    store(plane + static_cast<std::int64_t>(p) * c, v);
   }
 }
 
@@ -776,6 +818,15 @@ void reduce_partials(const float* partials, std::int64_t n, int blocks, int widt
   reduce_partials_kernel<T><<<grid, 32 * kReduceWarps, 0, s>>>(partials, blocks, width, o);
 }
 
+// grad (y's shape) −= its plane means, from the float64 plane sums.
+template <class T>
+void subtract_means(T* grad, const double* sums, const Nhwc& y, cudaStream_t s) {
+  const int hw = static_cast<int>(y.h * y.w), c = static_cast<int>(y.c);
+  const dim3 grid(pass_blocks(hw, y.n, c, kGradBlocks), static_cast<unsigned>(y.n));
+  subtract_means_kernel<T>
+      <<<grid, kThreads, 0, s>>>(grad, sums, hw, c, pixels_per_block(hw, y.n, c, kGradBlocks));
+}
+
 // Grid-stride launch size for `total` items.
 unsigned elementwise_blocks(std::int64_t total) {
   return static_cast<unsigned>(std::min<std::int64_t>((total + kThreads - 1) / kThreads, 1 << 20));
@@ -818,7 +869,8 @@ const char* mean_act_pad_typed(const Nhwc& y, const float* affine, float slope, 
   const T* in = static_cast<const T*>(y.data);
   T* o = static_cast<T*>(out.data);
   if (!upsample) {
-    const dim3 grid(static_cast<unsigned>(y.n * h), (w * (c / kVec) + kThreads - 1) / kThreads);
+    const int run = kThreads / (c / kVec) * kRowPixels;  // pixels per block
+    const dim3 grid(static_cast<unsigned>(y.n * h), (w + run - 1) / run);
     mean_act_pad_kernel<T><<<grid, kThreads, 0, s>>>(in, affine, h, w, c, slope, pad, o);
     return launched();
   }
@@ -826,7 +878,8 @@ const char* mean_act_pad_typed(const Nhwc& y, const float* affine, float slope, 
   constexpr int wide = 16 / sizeof(T);  // channels per 16-byte access
   const auto launch = [&](auto v) {
     constexpr int V = decltype(v)::value;
-    const dim3 grid((out.w * (c / V) + kThreads - 1) / kThreads, static_cast<unsigned>(out.h),
+    const int run = kThreads / (c / V) * kRowPixels;  // pixels per block
+    const dim3 grid((out.w + run - 1) / run, static_cast<unsigned>(out.h),
                     static_cast<unsigned>(out.n));
     mean_act_up_pad_kernel<T, V><<<grid, kThreads, 0, s>>>(in, affine, h, w, c, slope, pad, o);
   };
@@ -899,8 +952,7 @@ const char* mean_act_pad_backward_typed(const Nhwc& grad_out, const Nhwc& y, con
   o.sums_f = sums_f;
   o.accumulate_f = accumulate;
   reduce_partials<T>(partials, y.n, blocks, c, o, s);
-  const std::int64_t total = y.n * y.h * y.w * (y.c / kVec);
-  subtract_means_kernel<T><<<elementwise_blocks(total), kThreads, 0, s>>>(g, sums, h * w, c, total);
+  subtract_means<T>(g, sums, y, s);
   return launched();
 }
 
@@ -1002,10 +1054,7 @@ const char* mean_act_pointwise_backward(const Nhwc& y, const float* affine, floa
     r.accumulate_f = accumulate;
     reduce_partials<T>(input_partials, y.n, static_cast<int>(pointwise_grid(y).x),
                        static_cast<int>(y.c), r, s);
-    const std::int64_t total = y.n * y.h * y.w * (y.c / kVec);
-    subtract_means_kernel<T><<<elementwise_blocks(total), kThreads, 0, s>>>(
-        static_cast<T*>(grad_y.data), sums, static_cast<int>(y.h * y.w), static_cast<int>(y.c),
-        total);
+    subtract_means<T>(static_cast<T*>(grad_y.data), sums, y, s);
     return launched();
   });
 }
