@@ -417,11 +417,11 @@ __device__ __forceinline__ void activation_gradient(float (&v)[kVec], const floa
 // multiplies by the activation's slope at a = y + offset, stores it in grad_y and its block's
 // sums of it (the stored, rounded values) in partials[sample][block][channel].
 template <class T, bool Up>
-__global__ void mean_act_pad_backward_kernel(const T* __restrict__ grad_out,
-                                             const T* __restrict__ y,
-                                             const float* __restrict__ affine, int h, int w, int c,
-                                             float slope, int pad, int pixels_per_block,
-                                             T* __restrict__ grad_y, float* __restrict__ partials) {
+__global__ void __launch_bounds__(kThreads, 4)  // 4 blocks per SM: at most 64 registers
+    mean_act_pad_backward_kernel(const T* __restrict__ grad_out, const T* __restrict__ y,
+                                 const float* __restrict__ affine, int h, int w, int c, float slope,
+                                 int pad, int pixels_per_block, T* __restrict__ grad_y,
+                                 float* __restrict__ partials) {
   __shared__ float partial[kThreads][kVec];
   const int groups = c / kVec, rows = kThreads / groups, hw = h * w;
   const int t = threadIdx.x, g = t % groups, row = t / groups, n = blockIdx.y;
@@ -433,7 +433,6 @@ __global__ void mean_act_pad_backward_kernel(const T* __restrict__ grad_out,
   float sum[kVec] = {};
   if (row < rows) {
     const int first = blockIdx.x * pixels_per_block, last = min(hw, first + pixels_per_block);
-#pragma unroll 2  // two pixels' loads in flight
     for (int p = first + row; p < last; p += rows) {
       const int iy = p / w, ix = p - iy * w;
       float v[kVec], acc[kVec] = {};
