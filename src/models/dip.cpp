@@ -111,7 +111,8 @@ std::vector<torch::Tensor> DipDecoderImpl::effective_weights() {
 
 // The unetConv2 blocks run layer by layer: each convolution takes an input already padded, and
 // its mean-only norm, LeakyReLU, the ×2 upsampling after the block's second layer and the next
-// layer's padding are one nn::mean_norm_act_pad (one pass each way on CUDA channels-last). The
+// layer's padding are one nn::mean_norm_act_pad (one pass each way on CUDA channels-last); the
+// last one and the 1×1 head are one nn::mean_norm_act_pointwise. The
 // convolutions skip their biases: the mean-only norm right after subtracts every plane's mean,
 // so a per-channel constant cancels exactly (its gradient is exactly zero; the biases are frozen
 // in the constructor).

@@ -187,11 +187,11 @@ class MeanActPad : public torch::autograd::Function<MeanActPad> {
   }
 };
 
-// (the upsampling kernel's grid takes up to 65535 output rows and samples)
+// (the kernels' grids take up to 65535 samples, the upsampling kernel's up to 65535 output rows)
 bool mean_act_pad_kernels(const torch::Tensor& y, const torch::Tensor& beta, std::int64_t pad,
                           bool upsample) {
-  return nhwc_layout(y) && beta.is_cuda() &&
-         (!upsample || (2 * y.size(2) + 2 * pad <= 65535 && y.size(0) <= 65535));
+  return nhwc_layout(y) && beta.is_cuda() && y.size(0) <= 65535 &&
+         (!upsample || 2 * y.size(2) + 2 * pad <= 65535);
 }
 
 // The float32 output (N × O × H × W) of a pointwise kernel, its per-block workspace (B × O ×

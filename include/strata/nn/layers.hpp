@@ -55,7 +55,8 @@ torch::Tensor pointwise_conv(const torch::Tensor& x, const torch::Tensor& weight
 /// bias). Where both ops take strata's kernels, the activation is never stored: the plane means,
 /// then one pass over y each way (the backward recomputes the activation for the weight's
 /// gradient and subtracts the plane means after); the same arithmetic as the two ops, up to the
-/// order of the sums.
+/// order of the sums (and, on planes of up to 4,096 pixels, where mean_norm_act_pad's one-launch
+/// kernel sums without a shift, the plane means' last bits).
 torch::Tensor mean_norm_act_pointwise(const torch::Tensor& y, const torch::Tensor& beta,
                                       double slope, const torch::Tensor& weight,
                                       const torch::Tensor& bias, bool add_into_grad = false);

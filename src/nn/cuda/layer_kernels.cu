@@ -310,7 +310,7 @@ __global__ void mean_act_pad_kernel(const T* __restrict__ y, const float* __rest
 // Padded output pixel (oy, ox) of pad(up(act(y · scale + offset))) for V channels: its
 // reflection in the upsampled image, its four bilinear sources, each activated, combined with
 // torch's weights and order of operations. plane: the sample's y (h × w × c) at the channel group;
-// affine: its (scale, offset) pairs.
+// a: its (scale, offset) pairs.
 template <class T, int V>
 __device__ __forceinline__ void up_act_pixel(const T* plane, const float2 (&a)[V], int h, int w,
                                              int c, float slope, int pad, int oy, int ox,
@@ -411,7 +411,7 @@ __device__ __forceinline__ void activation_gradient(float (&v)[kVec], const floa
   }
 }
 
-// Backward of normalize_pad_kernel with a mean-only affine: block (blockIdx.x, blockIdx.y =
+// Backward of mean_act_pad_kernel / mean_act_up_pad_kernel: block (blockIdx.x, blockIdx.y =
 // sample) takes a run of pixels of y as plane_sums_kernel does; each thread gathers the gradient
 // of its pixel and channel group from grad_out (through the padding, and the upsampling when Up),
 // multiplies by the activation's slope at a = y + offset, stores it in grad_y and its block's
@@ -707,7 +707,7 @@ __global__ void __launch_bounds__(kThreads, 1)  // (kThreads) alone spills
 // input_partials, the block's Σ grad_x per channel to input_partials[block][channel] (fixed orders:
 // deterministic).
 template <class T, int O>
-__global__ void __launch_bounds__(kThreads, 3)  // 3 blocks per SM (at most 85 registers; 2 with 91)
+__global__ void __launch_bounds__(kThreads, 3)  // 3 blocks per SM (at most 80 registers; 2 with 91)
     pointwise_conv_backward_kernel(const T* __restrict__ x, int c, int hw,
                                    const float* __restrict__ affine, float slope,
                                    const float* __restrict__ weight,
@@ -869,6 +869,7 @@ const char* mean_act_pad_typed(const Nhwc& y, const float* affine, float slope, 
   T* o = static_cast<T*>(out.data);
   if (!upsample) {
     const int run = kThreads / (c / kVec) * kRowPixels;  // pixels per block
+    if ((w + run - 1) / run > 65535) return "mean_act_pad: rows too long for the grid";
     const dim3 grid(static_cast<unsigned>(y.n * h), (w + run - 1) / run);
     mean_act_pad_kernel<T><<<grid, kThreads, 0, s>>>(in, affine, h, w, c, slope, pad, o);
     return launched();

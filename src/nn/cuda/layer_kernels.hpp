@@ -22,6 +22,8 @@ struct Nhwc {
 constexpr std::int64_t kMaxChannels = 1024;
 
 /// Each returns nullptr on success or CUDA's error string. `stream` is a cudaStream_t.
+/// Every `affine` (float32 N×C×2 per-plane pairs) must be 16-byte aligned: kernels read it by
+/// float4.
 
 /// Floats of the workspace `partials` that plane_affine, mean_norm_act_pad and
 /// mean_act_pad_backward take for x (or y).
