@@ -63,15 +63,19 @@ void check_launch(const char* error, const char* what) {
   check(error == nullptr, "", std::string(what) + ": CUDA kernel failed: " + (error ? error : ""));
 }
 
-// The instance norm's (rstd, −mean·rstd) per plane of x (float32 N×C×2) by the kernels.
-torch::Tensor instance_norm_affine(const torch::Tensor& x, double eps, void* stream) {
+// The per-plane (scale, offset) of x (float32 N×C×2) by the kernels: the instance norm's
+// (rstd, −mean·rstd) with eps, or with beta (float32 per channel) the mean-only norm's (1, β −
+// mean).
+torch::Tensor plane_affine(const torch::Tensor& x, double eps, const torch::Tensor& beta,
+                           void* stream) {
   auto affine = torch::empty({x.size(0), x.size(1), 2}, x.options().dtype(torch::kFloat32));
   const auto d = describe(x);
   const auto partials =
       torch::empty({cuda::plane_partials_floats(d)}, x.options().dtype(torch::kFloat32));
-  check_launch(cuda::plane_affine(d, static_cast<float>(eps), nullptr, partials.data_ptr<float>(),
-                                  affine.data_ptr<float>(), stream),
-               "instance_norm");
+  check_launch(cuda::plane_affine(d, static_cast<float>(eps),
+                                  beta.defined() ? beta.data_ptr<float>() : nullptr,
+                                  partials.data_ptr<float>(), affine.data_ptr<float>(), stream),
+               "plane statistics");
   return affine;
 }
 
@@ -83,7 +87,7 @@ torch::Tensor nhwc_normalize_pad(const torch::Tensor& x, bool normalise, double 
   const std::int64_t n = x.size(0), c = x.size(1);
   auto out = torch::empty({n, c, x.size(2) + 2 * pad, x.size(3) + 2 * pad},
                           x.options().memory_format(torch::MemoryFormat::ChannelsLast));
-  const auto affine = normalise ? instance_norm_affine(x, eps, stream) : torch::Tensor();
+  const auto affine = normalise ? plane_affine(x, eps, torch::Tensor(), stream) : torch::Tensor();
   check_launch(
       cuda::normalize_pad(describe(x), normalise ? affine.data_ptr<float>() : nullptr,
                           static_cast<float>(slope), static_cast<int>(pad), describe(out), stream),
@@ -187,11 +191,13 @@ class MeanActPad : public torch::autograd::Function<MeanActPad> {
   }
 };
 
-// (the kernels' grids take up to 65535 samples, the upsampling kernel's up to 65535 output rows)
+// (the kernels' grids take up to 65535 samples, the upsampling kernel's up to 65535 output rows,
+// the other's up to 65535 runs of a row)
 bool mean_act_pad_kernels(const torch::Tensor& y, const torch::Tensor& beta, std::int64_t pad,
                           bool upsample) {
   return nhwc_layout(y) && beta.is_cuda() && y.size(0) <= 65535 &&
-         (!upsample || 2 * y.size(2) + 2 * pad <= 65535);
+         (upsample ? 2 * y.size(2) + 2 * pad <= 65535
+                   : y.size(3) <= 4 * 65535);  // runs of at least 4 pixels per block
 }
 
 // The float32 output (N × O × H × W) of a pointwise kernel, its per-block workspace (B × O ×
@@ -267,13 +273,8 @@ class MeanActPointwise : public torch::autograd::Function<MeanActPointwise> {
     const c10::cuda::CUDAGuard guard(y.device());
     void* stream = c10::cuda::getCurrentCUDAStream().stream();
     const auto b = beta.to(y.device(), torch::kFloat32).contiguous();
-    auto affine = torch::empty({y.size(0), y.size(1), 2}, y.options().dtype(torch::kFloat32));
+    const auto affine = plane_affine(y, 0.0, b, stream);
     const auto d = describe(y);
-    const auto partials =
-        torch::empty({cuda::plane_partials_floats(d)}, y.options().dtype(torch::kFloat32));
-    check_launch(cuda::plane_affine(d, 0.0f, b.data_ptr<float>(), partials.data_ptr<float>(),
-                                    affine.data_ptr<float>(), stream),
-                 "mean_norm_act_pointwise");
     const auto w = weight.contiguous();
     auto out = pointwise_output(y, w);
     check_launch(

@@ -626,18 +626,16 @@ __device__ __forceinline__ void lane_weights(const float* __restrict__ weight, i
 // padding, a = act(y · scale + offset) with sample n's (scale, offset) per channel, computed as
 // normalize_act does and rounded to T as mean_norm_act_pad would store it.
 struct LaneInput {
-  float scale[kVec] = {1.f, 1.f, 1.f, 1.f}, offset[kVec] = {}, slope = 1.f;
+  float2 a[kVec];
+  float slope = 1.f;
   bool act = false;
 };
 __device__ __forceinline__ LaneInput lane_input(const float* affine, float slope, int n, int c,
                                                 int channel, bool active) {
   LaneInput in;
-  if (affine == nullptr || !active) return in;
-  in.act = true;
+  in.act = affine != nullptr && active;
   in.slope = slope;
-  const float* a = affine + (static_cast<std::int64_t>(n) * c + channel) * 2;
-#pragma unroll
-  for (int k = 0; k < kVec; ++k) in.scale[k] = a[2 * k], in.offset[k] = a[2 * k + 1];
+  load_affine(in.act ? affine + (static_cast<std::int64_t>(n) * c + channel) * 2 : nullptr, in.a);
   return in;
 }
 
@@ -649,7 +647,7 @@ __device__ __forceinline__ void lane_activation(const LaneInput& in, float (&v)[
   if (!in.act) return;
 #pragma unroll
   for (int k = 0; k < kVec; ++k) {
-    pre[k] = fmaf(v[k], in.scale[k], in.offset[k]);
+    pre[k] = fmaf(v[k], in.a[k].x, in.a[k].y);
     v[k] = to_float(from_float<T>(pre[k] > 0.0f ? pre[k] : pre[k] * in.slope));
   }
 }
@@ -869,7 +867,6 @@ const char* mean_act_pad_typed(const Nhwc& y, const float* affine, float slope, 
   T* o = static_cast<T*>(out.data);
   if (!upsample) {
     const int run = kThreads / (c / kVec) * kRowPixels;  // pixels per block
-    if ((w + run - 1) / run > 65535) return "mean_act_pad: rows too long for the grid";
     const dim3 grid(static_cast<unsigned>(y.n * h), (w + run - 1) / run);
     mean_act_pad_kernel<T><<<grid, kThreads, 0, s>>>(in, affine, h, w, c, slope, pad, o);
     return launched();
