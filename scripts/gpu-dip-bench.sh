@@ -1,26 +1,40 @@
 #!/usr/bin/env bash
-# Run ON THE GPU MACHINE: deep-image-prior benchmark runs (`strata eval restore`) on fixed subsets.
+# Run ON THE GPU MACHINE: deep-image-prior benchmark runs (`strata eval restore`) on fixed subsets
+# or whole sets, spread over every GPU of the machine.
 # Usage: scripts/gpu-dip-bench.sh OUTDIR DATADIR RUN...
-#   RUN = TASK:LEVEL:NET[:PRECISION[-nchw]] (-nchw: NCHW decoder activations), e.g. denoise:25:decoder, deblock:10:dip, inpaint:0.25:decoder,
-#         sr:4:decoder, speed:0:decoder:bf16 (300 fixed iterations on DATADIR/k512, 512×512).
+#   RUN = TASK:LEVEL:NET[:PRECISION[-nchw]][@N] (-nchw: NCHW decoder activations; @N: the first N
+#         images by name, 0 = all, default $LIMIT or 4), e.g. denoise:25:decoder:bf16@0,
+#         deblock:10:dip, inpaint:0.25:decoder, sr:4:decoder, speed:0:decoder:bf16 (300 fixed
+#         iterations on DATADIR/k512, 512×512).
 # DATADIR holds cbsd68/, live1/, set5/ and k512/ (copies of ../shared/data/denoise/cbsd68,
-# deblock/live1, sr/set5 and a 512×512 Kodak image). Subsets: the first $LIMIT images (default 4)
-# by name. The decoder stops automatically (cap 10,000, as the thesis); the baselines run their
-# fixed count (denoise/deblock/inpaint 3,000; sr ×4 2,000, ×8 4,000, as the thesis for sr).
-# EXTRA adds `strata eval restore` options to every run (TAG is appended to the file names).
-# Writes OUTDIR/<run>.json and appends one line per run to OUTDIR/summary.txt.
+# deblock/live1, sr/set5 and a 512×512 Kodak image). The decoder stops automatically (cap 10,000,
+# as the thesis); the baselines run their fixed count (denoise/deblock/inpaint 3,000; sr ×4 2,000,
+# ×8 4,000, as the thesis for sr). EXTRA adds `strata eval restore` options to every run (TAG is
+# appended to the file names).
+# Parallel: each run is cut into parts of SHARD images (default: one part per run; `--skip` keeps
+# every image's noise as in one run) and one worker per GPU (GPUS, default: all that nvidia-smi
+# lists) takes the parts in the order given. DEADLINE (seconds from the start, 0 = none) ends the
+# parts still running then; the images they finished are kept (read from their logs).
+# Writes OUTDIR/<run>.json (the parts merged, `strata eval restore --json` fields), the parts'
+# output in OUTDIR/parts/, and one line per run to OUTDIR/summary.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$1 data=$2
 shift 2
-mkdir -p "$out"
-[ -x build-gpu/strata ] || scripts/gpu-build.sh ${BUILD_ARGS:-} > "$out/build.log" 2>&1
+mkdir -p "$out/parts"
+strata=${STRATA:-build-gpu/strata}  # STRATA: another build of the program
+[ -x "$strata" ] || scripts/gpu-build.sh ${BUILD_ARGS:-} > "$out/build.log" 2>&1
 export LD_LIBRARY_PATH="$PWD/.deps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
-limit=${LIMIT:-4}
-for run in "$@"; do
-  IFS=: read -r task level net precision <<< "$run"
+start=$(date +%s)
+deadline=${DEADLINE:-0}
+gpus=${GPUS:-$(nvidia-smi -L | wc -l)}
+
+# The `eval restore` arguments of one run (without --skip/--limit), one per line.
+run_args() {
+  local task level net precision
+  IFS=: read -r task level net precision <<< "$1"
   precision=${precision:-fp32}
-  args=(--net "$net" --precision "${precision%-nchw}")
+  local args=(--net "$net" --precision "${precision%-nchw}")
   [ "$precision" != "${precision%-nchw}" ] && args+=(--nchw)
   case $task in
     denoise) args+=(--images "$data/cbsd68" --sigma "$level") ;;
@@ -33,16 +47,48 @@ for run in "$@"; do
   if [ "$task" != sr ] && [[ ! " ${args[*]} " =~ " --max-iters " ]]; then
     [ "$net" = decoder ] && args+=(--max-iters 10000) || args+=(--no-auto-stop --max-iters 3000)
   fi
-  args+=(${EXTRA:-})  # e.g. EXTRA="--upsampling gaussian --lambda 1.8"
+  printf '%s\n' "$task" "${args[@]}" ${EXTRA:-}  # e.g. EXTRA="--upsampling gaussian --lambda 1.8"
+}
+
+# Parts: parts[k] = "NAME SKIP COUNT", with the run's arguments in part_args[k].
+parts=() part_args=() names=()
+for spec in "$@"; do
+  run=${spec%@*}
+  count=${LIMIT:-4}
+  [ "$spec" != "$run" ] && count=${spec##*@}
+  mapfile -t args < <(run_args "$run")
+  images=${args[$(($(printf '%s\n' "${args[@]}" | grep -n -x -- --images | cut -d: -f1)))]}
+  total=$(find -L "$images" -maxdepth 1 -type f | wc -l)
+  { [ "$count" -eq 0 ] || [ "$count" -gt "$total" ]; } && count=$total
   name=${run//:/_}${TAG:-}
-  build-gpu/strata --device cuda --json eval restore "$task" "${args[@]}" --limit "$limit" \
-    > "$out/$name.json" 2> "$out/$name.log" || echo "$run FAILED: $(tail -1 "$out/$name.log")"
-  python3 - "$run" "$out/$name.json" >> "$out/summary.txt" <<'EOF' || true
-import json, sys
-r = json.load(open(sys.argv[2]))
-print(f"{sys.argv[1]}: n {r['images']} input {r['input_psnr']:.2f} psnr {r['psnr']:.2f} "
-      f"best {r['best_psnr']:.2f} iters {r['iterations']:.0f} s/img {r['seconds']:.1f} "
-      f"ms/it {r['ms_per_iteration']:.2f}")
-EOF
-  tail -1 "$out/summary.txt"
+  names+=("$name=$count")
+  size=${SHARD:-$count}
+  for ((skip = 0; skip < count; skip += size)); do
+    parts+=("$name $skip $((count - skip < size ? count - skip : size))")
+    part_args+=("${args[*]}")
+  done
+  echo "$run: $count images in $(((count + size - 1) / size)) parts"
 done
+
+echo 0 > "$out/.next"
+claim() { (flock 9; n=$(< "$out/.next"); echo $((n + 1)) > "$out/.next"; echo "$n") 9> "$out/.lock"; }
+
+worker() {  # $1: the GPU it runs on
+  local i name skip count left
+  while i=$(claim) && [ "$i" -lt "${#parts[@]}" ]; do
+    read -r name skip count <<< "${parts[$i]}"
+    left=600000
+    if [ "$deadline" -gt 0 ]; then
+      left=$((deadline - ($(date +%s) - start)))
+      [ "$left" -gt 10 ] || break
+    fi
+    # shellcheck disable=SC2086  # the run's arguments hold no spaces
+    CUDA_VISIBLE_DEVICES=$1 timeout "$left" "$strata" --device cuda --json eval restore \
+      ${part_args[$i]} --skip "$skip" --limit "$count" \
+      > "$out/parts/$name-$skip.json" 2> "$out/parts/$name-$skip.log" ||
+      echo "$name from image $skip FAILED or cut: $(tail -1 "$out/parts/$name-$skip.log")"
+  done
+}
+for ((g = 0; g < gpus; ++g)); do worker "$g" & done
+wait
+python3 scripts/dip-bench-merge.py "$out" "${names[@]}" | tee -a "$out/summary.txt"

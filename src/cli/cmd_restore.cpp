@@ -229,7 +229,7 @@ void run_restore(Context& ctx, const RestoreCommand& c) {
 struct EvalRestoreCommand {
   std::string task, images;
   FitFlags fit;
-  int limit = 0, quality = 10, scale = 4;
+  int limit = 0, skip = 0, quality = 10, scale = 4;
   double sigma = 25.0, ratio = 0.25;
 };
 
@@ -255,6 +255,10 @@ void run_eval_restore(Context& ctx, const EvalRestoreCommand& c) {
   o.max_pixels = static_cast<std::int64_t>(ctx.read_options().limits.max_pixels);
   o.images = image::list_images(c.images);
   check(!o.images.empty(), c.images, "no images");
+  check(static_cast<std::size_t>(c.skip) < o.images.size(), c.images,
+        "--skip " + std::to_string(c.skip) + " leaves no images");
+  o.images.erase(o.images.begin(), o.images.begin() + c.skip);
+  o.first_place = static_cast<std::size_t>(c.skip);
   if (c.limit > 0 && static_cast<std::size_t>(c.limit) < o.images.size())
     o.images.resize(static_cast<std::size_t>(c.limit));
   const bool quiet = ctx.options().quiet;
@@ -312,6 +316,10 @@ void register_eval_restore(CLI::App& eval) {
       ->check(CLI::IsMember({"denoise", "deblock", "inpaint", "sr"}));
   sub->add_option("--images", c->images, "folder of clean images")->required();
   sub->add_option("--limit", c->limit, "first N images only (sorted by name)");
+  sub->add_option("--skip", c->skip,
+                  "leave out the first N images (sorted by name), e.g. to split a set across "
+                  "GPUs; noise seeds follow each image's place in the whole set")
+      ->check(CLI::NonNegativeNumber);
   sub->add_option("--sigma", c->sigma, "denoise: noise σ (0-255)")->capture_default_str();
   sub->add_option("--quality", c->quality, "deblock: JPEG quality")->capture_default_str();
   sub->add_option("--ratio", c->ratio, "inpaint: centred hole area / image area")

@@ -90,7 +90,7 @@ std::vector<DipBenchmarkRow> dip_benchmark(
   std::vector<DipBenchmarkRow> rows;
   for (std::size_t i = 0; i < options.images.size(); ++i) {
     const auto clean = without_alpha(image::read_image(options.images[i], read));
-    const std::uint64_t seed = options.restore.seed + i;
+    const std::uint64_t seed = options.restore.seed + options.first_place + i;
     const auto d = degrade_for_benchmark(clean, options, seed);
     RestoreOptions r = options.restore;
     r.seed = seed;

@@ -110,6 +110,33 @@ TEST(DipBenchmark, CliRunsASubsetAndRejectsBadInput) {
   EXPECT_NE(ratio.err.find("hole ratio"), std::string::npos) << ratio.err;
 }
 
+TEST(DipBenchmark, CliSkipKeepsEachImagesNoise) {
+  testing::TempDir dir;
+  make_directories(dir.file("set"));
+  for (const char* name : {"a.png", "b.png", "c.png"})  // equal images: only the noise differs
+    image::write_image(dir.file(std::string("set/") + name), ramp_image(20, 24));
+  const auto run = [&dir](std::vector<std::string> extra) {
+    std::vector<std::string> args{"--device",      "cpu",         "-q",      "--json",
+                                  "eval",          "restore",     "denoise", "--images",
+                                  dir.file("set"), "--max-iters", "1"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return testing::run_strata(args);
+  };
+  const auto whole = run({"--limit", "2"});
+  const auto part = run({"--skip", "1", "--limit", "1"});
+  ASSERT_EQ(whole.exit_code, 0) << whole.err;
+  ASSERT_EQ(part.exit_code, 0) << part.err;
+  const auto w = nlohmann::json::parse(whole.out)["rows"];
+  const auto p = nlohmann::json::parse(part.out)["rows"];
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0]["id"], "b");
+  EXPECT_EQ(p[0]["degraded_psnr"], w[1]["degraded_psnr"]);  // b's noise, as in the whole run
+  EXPECT_NE(p[0]["degraded_psnr"], w[0]["degraded_psnr"]);
+  const auto none = run({"--skip", "3"});
+  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_NE(none.err.find("leaves no images"), std::string::npos) << none.err;
+}
+
 TEST(RestoreCli, PlotsPsnrRatioAndBands) {
   testing::TempDir dir;
   image::write_image(dir.file("in.png"), ramp_image(20, 24));

@@ -19,11 +19,14 @@
 namespace strata::train {
 
 struct DipBenchmarkOptions {
-  RestoreOptions restore;           ///< task, network, iterations, device, seed (per image + i)
+  RestoreOptions restore;           ///< task, network, iterations, device, seed (+ place, below)
   std::vector<std::string> images;  ///< clean images
-  double sigma = 25.0;              ///< denoise: noise σ on the 0-255 scale
-  int quality = 10;                 ///< deblock: JPEG quality
-  double hole_ratio = 0.25;         ///< inpaint: hole area / image area
+  /// Place of images[0] in the whole set: image i is degraded and fitted with seed
+  /// restore.seed + first_place + i, so a set split into parts gets the same noise as in one run.
+  std::size_t first_place = 0;
+  double sigma = 25.0;       ///< denoise: noise σ on the 0-255 scale
+  int quality = 10;          ///< deblock: JPEG quality
+  double hole_ratio = 0.25;  ///< inpaint: hole area / image area
   std::int64_t max_pixels = 1LL << 28;
 };
 

@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""Merges the parts of `scripts/gpu-dip-bench.sh` runs: OUTDIR/parts/NAME-SKIP.json (or, for a
+part cut short, the images its log reports as finished) into OUTDIR/NAME.json with the fields of
+`strata --json eval restore`, and prints one summary line per run.
+Usage: dip-bench-merge.py OUTDIR NAME=EXPECTED_IMAGES..."""
+import glob
+import json
+import os
+import re
+import sys
+
+# One finished image in the log: see run_eval_restore in src/cli/cmd_restore.cpp.
+LOG_ROW = re.compile(r"\[eval restore\] (\S+): input ([\d.]+) dB -> ([\d.]+) dB after (\d+) "
+                     r"iterations( \(auto stop\))? \(best ([\d.]+) at (\d+)\), ([\d.]+) s")
+
+
+def part_rows(json_path):
+    """The rows and the device of one part, from its JSON or else its log."""
+    try:
+        with open(json_path) as f:
+            j = json.load(f)
+        return j["rows"], j.get("device", "")
+    except (OSError, ValueError, KeyError):
+        rows = []
+        with open(json_path[:-len(".json")] + ".log", errors="replace") as f:
+            for m in LOG_ROW.finditer(f.read()):
+                rows.append({"id": m[1], "degraded_psnr": float(m[2]), "psnr": float(m[3]),
+                             "iterations": int(m[4]), "auto_stopped": bool(m[5]),
+                             "best_psnr": float(m[6]), "best_iteration": int(m[7]),
+                             "seconds": float(m[8])})
+        return rows, ""
+
+
+def merge(out, name, expected):
+    logs = glob.glob(os.path.join(out, "parts", name + "-*.log"))  # one per part started
+    paths = sorted((p[:-len(".log")] + ".json" for p in logs),
+                   key=lambda p: int(p.rsplit("-", 1)[1][:-len(".json")]))
+    rows, device = [], ""
+    for p in paths:
+        r, d = part_rows(p)
+        rows += r
+        device = device or d
+    if not rows:
+        return f"{name}: no finished images"
+    n = len(rows)
+    mean = lambda k: sum(r[k] for r in rows) / n
+    result = {"command": "eval restore", "run": name, "images": n, "expected_images": expected,
+              "input_psnr": mean("degraded_psnr"), "psnr": mean("psnr"),
+              "best_psnr": mean("best_psnr"), "iterations": mean("iterations"),
+              "seconds": mean("seconds"),
+              "ms_per_iteration": 1000 * sum(r["seconds"] for r in rows) /
+                                  sum(r["iterations"] for r in rows),
+              "rows": rows, "device": device}
+    with open(os.path.join(out, name + ".json"), "w") as f:
+        json.dump(result, f, indent=1)
+    return (f"{name}: n {n}/{expected} input {result['input_psnr']:.2f} "
+            f"psnr {result['psnr']:.2f} best {result['best_psnr']:.2f} "
+            f"iters {result['iterations']:.0f} s/img {result['seconds']:.1f} "
+            f"ms/it {result['ms_per_iteration']:.2f}")
+
+
+if __name__ == "__main__":
+    for arg in sys.argv[2:]:
+        name, expected = arg.rsplit("=", 1)
+        print(merge(sys.argv[1], name, int(expected)))
