@@ -51,10 +51,15 @@ def merge(out, name, expected):
               "ms_per_iteration": 1000 * sum(r["seconds"] for r in rows) /
                                   sum(r["iterations"] for r in rows),
               "rows": rows, "device": device}
+    if all("luma_psnr" in r for r in rows):  # sr: PSNR on Y as the thesis's tables
+        result["input_luma_psnr"] = mean("degraded_luma_psnr")
+        result["luma_psnr"] = mean("luma_psnr")
     with open(os.path.join(out, name + ".json"), "w") as f:
         json.dump(result, f, indent=1)
+    luma = (f" Y {result['input_luma_psnr']:.2f} -> {result['luma_psnr']:.2f}"
+            if "luma_psnr" in result else "")
     return (f"{name}: n {n}/{expected} input {result['input_psnr']:.2f} "
-            f"psnr {result['psnr']:.2f} best {result['best_psnr']:.2f} "
+            f"psnr {result['psnr']:.2f} best {result['best_psnr']:.2f}{luma} "
             f"iters {result['iterations']:.0f} s/img {result['seconds']:.1f} "
             f"ms/it {result['ms_per_iteration']:.2f}")
 

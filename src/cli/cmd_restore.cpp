@@ -233,15 +233,20 @@ struct EvalRestoreCommand {
   double sigma = 25.0, ratio = 0.25;
 };
 
-nlohmann::json row_json(const train::DipBenchmarkRow& r) {
-  return {{"id", r.id},
-          {"degraded_psnr", r.degraded_psnr},
-          {"psnr", r.psnr},
-          {"best_psnr", r.best_psnr},
-          {"best_iteration", r.best_iteration},
-          {"iterations", r.iterations},
-          {"auto_stopped", r.auto_stopped},
-          {"seconds", r.seconds}};
+nlohmann::json row_json(const train::DipBenchmarkRow& r, bool luma) {
+  nlohmann::json j = {{"id", r.id},
+                      {"degraded_psnr", r.degraded_psnr},
+                      {"psnr", r.psnr},
+                      {"best_psnr", r.best_psnr},
+                      {"best_iteration", r.best_iteration},
+                      {"iterations", r.iterations},
+                      {"auto_stopped", r.auto_stopped},
+                      {"seconds", r.seconds}};
+  if (luma) {
+    j["degraded_luma_psnr"] = r.degraded_luma_psnr;
+    j["luma_psnr"] = r.luma_psnr;
+  }
+  return j;
 }
 
 void run_eval_restore(Context& ctx, const EvalRestoreCommand& c) {
@@ -270,7 +275,8 @@ void run_eval_restore(Context& ctx, const EvalRestoreCommand& c) {
                    r.id.c_str(), r.degraded_psnr, r.psnr, r.iterations,
                    r.auto_stopped ? " (auto stop)" : "", r.best_psnr, r.best_iteration, r.seconds);
   });
-  double input = 0, psnr = 0, best = 0, iterations = 0, seconds = 0;
+  const bool luma = o.restore.task == train::RestoreTask::SuperResolution;
+  double input = 0, psnr = 0, best = 0, iterations = 0, seconds = 0, input_y = 0, psnr_y = 0;
   nlohmann::json j = nlohmann::json::array();
   for (const auto& r : rows) {
     input += r.degraded_psnr;
@@ -278,29 +284,36 @@ void run_eval_restore(Context& ctx, const EvalRestoreCommand& c) {
     best += r.best_psnr;
     iterations += r.iterations;
     seconds += r.seconds;
-    j.push_back(row_json(r));
+    input_y += r.degraded_luma_psnr;
+    psnr_y += r.luma_psnr;
+    j.push_back(row_json(r, luma));
   }
   const double n = static_cast<double>(rows.size());
   std::ostringstream text;
   text.setf(std::ios::fixed);
   text.precision(2);
   text << c.task << " on " << rows.size() << " images, net " << c.fit.net << ": input " << input / n
-       << " dB, restored " << psnr / n << " dB (best seen " << best / n << " dB), mean "
-       << iterations / n << " iterations, " << seconds / n << " s per image, "
+       << " dB, restored " << psnr / n << " dB (best seen " << best / n << " dB), ";
+  if (luma) text << "on Y " << input_y / n << " -> " << psnr_y / n << " dB, ";
+  text << "mean " << iterations / n << " iterations, " << seconds / n << " s per image, "
        << 1000.0 * seconds / iterations << " ms per iteration";
-  ctx.result({{"command", "eval restore"},
-              {"task", c.task},
-              {"network", c.fit.net},
-              {"images", rows.size()},
-              {"input_psnr", input / n},
-              {"psnr", psnr / n},
-              {"best_psnr", best / n},
-              {"iterations", iterations / n},
-              {"seconds", seconds / n},
-              {"ms_per_iteration", 1000.0 * seconds / iterations},
-              {"rows", j},
-              {"device", ctx.device().str()}},
-             text.str());
+  nlohmann::json result = {{"command", "eval restore"},
+                           {"task", c.task},
+                           {"network", c.fit.net},
+                           {"images", rows.size()},
+                           {"input_psnr", input / n},
+                           {"psnr", psnr / n},
+                           {"best_psnr", best / n},
+                           {"iterations", iterations / n},
+                           {"seconds", seconds / n},
+                           {"ms_per_iteration", 1000.0 * seconds / iterations},
+                           {"rows", j},
+                           {"device", ctx.device().str()}};
+  if (luma) {
+    result["input_luma_psnr"] = input_y / n;
+    result["luma_psnr"] = psnr_y / n;
+  }
+  ctx.result(result, text.str());
 }
 
 }  // namespace

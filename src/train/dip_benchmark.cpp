@@ -99,15 +99,16 @@ std::vector<DipBenchmarkRow> dip_benchmark(
     DipBenchmarkRow row;
     row.id = stem_of(options.images[i]);
     const auto& ref = d.reference;
-    row.degraded_psnr = eval::mean_psnr(
-        r.task == RestoreTask::SuperResolution
-            ? image::resize(d.observed, ref.size(1), ref.size(2), {}).clamp(0.0, 1.0)
-            : d.observed,
-        ref);
+    const bool sr = r.task == RestoreTask::SuperResolution;
+    const auto input =
+        sr ? image::resize(d.observed, ref.size(1), ref.size(2), {}).clamp(0.0, 1.0) : d.observed;
+    row.degraded_psnr = eval::mean_psnr(input, ref);
+    if (sr) row.degraded_luma_psnr = eval::luma_psnr(input, ref, r.scale);
     const auto start = std::chrono::steady_clock::now();
     const auto result = dip_restore(d.observed, r);
     row.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     row.psnr = eval::mean_psnr(result.image, ref);
+    if (sr) row.luma_psnr = eval::luma_psnr(result.image, ref, r.scale);
     row.iterations = result.iterations;
     row.auto_stopped = result.auto_stopped;
     for (const auto& p : result.history)

@@ -100,6 +100,14 @@ TEST(DipBenchmark, CliRunsASubsetAndRejectsBadInput) {
   EXPECT_EQ(j["rows"][0]["id"], "a");
   EXPECT_EQ(j["rows"][1]["iterations"], 2);
   EXPECT_GT(j["rows"][0]["degraded_psnr"].get<double>(), 20.0);
+  EXPECT_FALSE(j.contains("luma_psnr"));
+  const auto sr =
+      testing::run_strata({"--device", "cpu", "-q", "--json", "eval", "restore", "sr", "--images",
+                           dir.file("set"), "--limit", "1", "--scale", "2", "--max-iters", "1"});
+  ASSERT_EQ(sr.exit_code, 0) << sr.err;
+  const auto s = nlohmann::json::parse(sr.out);  // on Y as the thesis's tables: luma_psnr
+  EXPECT_GT(s["input_luma_psnr"].get<double>(), 20.0);
+  EXPECT_EQ(s["luma_psnr"], s["rows"][0]["luma_psnr"]);
   const auto bad = testing::run_strata(
       {"eval", "restore", "denoise", "--images", dir.file("missing"), "--max-iters", "2"});
   EXPECT_NE(bad.exit_code, 0);

@@ -26,6 +26,20 @@ TEST(Psnr, HandComputed) {
   EXPECT_THROW(mean_psnr(a, torch::zeros({1, 2, 3})), Error);
 }
 
+TEST(Psnr, LumaAsTheSuperResolutionTables) {
+  const torch::Tensor black = torch::zeros({3, 4, 4});
+  torch::Tensor x = black.clone();
+  x.select(1, 0).select(1, 0).fill_(1.0f);         // in the 1-pixel border: left out
+  x.select(1, 1).select(1, 1).fill_(0.2001f);      // gray: 51/255 after 8-bit quantisation
+  const double dy = 219.0 / 255.0 * 51.0 / 255.0;  // studio-range Y: (65.481+128.553+24.966)/255
+  EXPECT_NEAR(luma_psnr(x, black, 1), 10 * std::log10(4 / (dy * dy)), 1e-9);  // 2×2 kept
+  EXPECT_NEAR(luma_psnr(x.narrow(0, 0, 1), black.narrow(0, 0, 1), 1),
+              10 * std::log10(4 / (0.2 * 0.2)), 1e-9);  // one channel: used as it is
+  EXPECT_LT(luma_psnr(x, black, 0), luma_psnr(x, black, 1));
+  EXPECT_THROW(luma_psnr(x, black, 2), Error);
+  EXPECT_THROW(luma_psnr(x, black.narrow(1, 0, 3), 0), Error);
+}
+
 TEST(FilterDenoise, ParsesMethods) {
   EXPECT_EQ(parse_denoise_method("umgf-wgf"), DenoiseMethod::UmgfWeighted);
   EXPECT_STREQ(method_name(DenoiseMethod::UmgfGuided), "Ours+GF");

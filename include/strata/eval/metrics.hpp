@@ -14,4 +14,10 @@ torch::Tensor psnr_per_image(const torch::Tensor& estimate, const torch::Tensor&
 /// Mean of psnr_per_image over the batch.
 double mean_psnr(const torch::Tensor& estimate, const torch::Tensor& reference, double peak = 1.0);
 
+/// PSNR (peak 1) as the super-resolution tables report it (Set5/Set14 in LapSRN, the deep image
+/// prior and thesis Tables 4-5): both C×H×W images quantised to 8 bits, the Y channel of
+/// studio-range YCbCr (MATLAB rgb2ycbcr; one-channel images as they are), a border of `shave`
+/// pixels (the scale factor) left out.
+double luma_psnr(const torch::Tensor& estimate, const torch::Tensor& reference, std::int64_t shave);
+
 }  // namespace strata::eval

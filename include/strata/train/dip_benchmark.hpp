@@ -39,6 +39,9 @@ struct DipBenchmarkRow {
   int iterations = 0;         ///< run
   bool auto_stopped = false;  ///< stopped by Eq. 2.8 rather than the cap
   double seconds = 0;         ///< wall time of the restoration
+  /// sr only, as the thesis's super-resolution tables (eval::luma_psnr, shave = scale): the
+  /// restoration's and the bicubic upsampling's PSNR on Y; 0 for the other tasks.
+  double luma_psnr = 0, degraded_luma_psnr = 0;
 };
 
 /// The degraded observation and the reference the restoration is scored against (both C×H×W in
