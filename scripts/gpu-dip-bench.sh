@@ -2,12 +2,15 @@
 # Run ON THE GPU MACHINE: deep-image-prior benchmark runs (`strata eval restore`) on fixed subsets
 # or whole sets, spread over every GPU of the machine.
 # Usage: scripts/gpu-dip-bench.sh OUTDIR DATADIR RUN...
-#   RUN = TASK:LEVEL:NET[:PRECISION[-nchw]][@N] (-nchw: NCHW decoder activations; @N: the first N
-#         images by name, 0 = all, default $LIMIT or 4), e.g. denoise:25:decoder:bf16@0,
+#   RUN = TASK:LEVEL:NET[:PRECISION[-nchw]][+OPTION[=VALUE]...][@N] (-nchw: NCHW decoder
+#         activations; +OPTION=VALUE: `--OPTION VALUE` for this run; @N: the first N images by
+#         name, 0 = all, default $LIMIT or 4), e.g. denoise:25:decoder:bf16@0,
+#         denoise:50:decoder:bf16+lambda=1.2@8,
 #         deblock:10:dip, inpaint:0.25:decoder, sr:4:decoder, speed:0:decoder:bf16 (300 fixed
 #         iterations on DATADIR/k512, 512×512).
-# DATADIR holds cbsd68/, live1/, set5/ and k512/ (copies of ../shared/data/denoise/cbsd68,
-# deblock/live1, sr/set5 and a 512×512 Kodak image). The decoder stops automatically (cap 10,000,
+# DATADIR holds cbsd68/, live1/, set5/, k512/ and kodak512/ (copies of
+# ../shared/data/denoise/cbsd68, deblock/live1, sr/set5, a 512×512 Kodak image, and the centre
+# 512×512 crops of Kodak 1, 3, 5, 7, 13, 15, 19, 23 for denoise512:SIGMA:...). The decoder stops automatically (cap 10,000,
 # as the thesis); the baselines run their fixed count (denoise/deblock/inpaint 3,000; sr ×4 2,000,
 # ×8 4,000, as the thesis for sr). EXTRA adds `strata eval restore` options to every run (TAG is
 # appended to the file names).
@@ -31,13 +34,15 @@ gpus=${GPUS:-$(nvidia-smi -L | wc -l)}
 
 # The `eval restore` arguments of one run (without --skip/--limit), one per line.
 run_args() {
-  local task level net precision
-  IFS=: read -r task level net precision <<< "$1"
+  local task level net precision options option
+  IFS=+ read -r -a options <<< "$1"
+  IFS=: read -r task level net precision <<< "${options[0]}"
   precision=${precision:-fp32}
   local args=(--net "$net" --precision "${precision%-nchw}")
   [ "$precision" != "${precision%-nchw}" ] && args+=(--nchw)
   case $task in
     denoise) args+=(--images "$data/cbsd68" --sigma "$level") ;;
+    denoise512) task=denoise; args+=(--images "$data/kodak512" --sigma "$level") ;;
     deblock) args+=(--images "$data/live1" --quality "$level") ;;
     inpaint) args+=(--images "$data/cbsd68" --ratio "$level") ;;
     sr) args+=(--images "$data/set5" --scale "$level" --no-auto-stop
@@ -47,6 +52,10 @@ run_args() {
   if [ "$task" != sr ] && [[ ! " ${args[*]} " =~ " --max-iters " ]]; then
     [ "$net" = decoder ] && args+=(--max-iters 10000) || args+=(--no-auto-stop --max-iters 3000)
   fi
+  for option in "${options[@]:1}"; do
+    args+=("--${option%%=*}")
+    [ "$option" != "${option#*=}" ] && args+=("${option#*=}")
+  done
   printf '%s\n' "$task" "${args[@]}" ${EXTRA:-}  # e.g. EXTRA="--upsampling gaussian --lambda 1.8"
 }
 
@@ -60,7 +69,7 @@ for spec in "$@"; do
   images=${args[$(($(printf '%s\n' "${args[@]}" | grep -n -x -- --images | cut -d: -f1)))]}
   total=$(find -L "$images" -maxdepth 1 -type f | wc -l)
   { [ "$count" -eq 0 ] || [ "$count" -gt "$total" ]; } && count=$total
-  name=${run//:/_}${TAG:-}
+  name=${run//[:+=]/_}${TAG:-}
   names+=("$name=$count")
   size=${SHARD:-$count}
   for ((skip = 0; skip < count; skip += size)); do
