@@ -111,6 +111,8 @@ std::vector<DipBenchmarkRow> dip_benchmark(
     if (sr) row.luma_psnr = eval::luma_psnr(result.image, ref, r.scale);
     row.iterations = result.iterations;
     row.auto_stopped = result.auto_stopped;
+    row.lambda = result.lambda;
+    row.noise_sigma = result.noise_sigma;
     for (const auto& p : result.history)
       if (p.psnr > row.best_psnr) {
         row.best_psnr = p.psnr;

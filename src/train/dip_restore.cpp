@@ -6,9 +6,11 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <memory>
+#include <utility>
 
 #include "strata/core/cuda_graph.hpp"
 #include "strata/core/error.hpp"
@@ -89,7 +91,7 @@ Network make_network(const RestoreOptions& o, int channels, std::int64_t h, std:
   return net;
 }
 
-double default_lambda(RestoreTask task) {
+double default_lambda(RestoreTask task) {  // denoise: denoise_lambda
   switch (task) {
     case RestoreTask::Inpaint: return 1.6;
     case RestoreTask::Enhance: return 1.0;
@@ -161,10 +163,31 @@ DipNetwork parse_dip_network(const std::string& name) {
   throw Error("", "unknown network '" + name + "' (decoder, dip, deep-decoder)");
 }
 
+double denoise_lambda(double noise_sigma) {
+  constexpr std::array<std::pair<double, double>, 3> knots{{{15.0, 1.6}, {24.0, 1.4}, {45.0, 1.2}}};
+  if (!(noise_sigma > knots.front().first)) return knots.front().second;  // NaN too
+  for (std::size_t i = 1; i < knots.size(); ++i)
+    if (noise_sigma < knots[i].first) {
+      const auto [s0, l0] = knots[i - 1];
+      const auto [s1, l1] = knots[i];
+      return l0 + (l1 - l0) * (noise_sigma - s0) / (s1 - s0);
+    }
+  return knots.back().second;
+}
+
 RestoreResult dip_restore(const torch::Tensor& degraded, const RestoreOptions& options) {
   check_inputs(degraded, options);
   RestoreOptions o = options;
-  if (o.lambda == 0.0 && o.network == DipNetwork::Decoder) o.lambda = default_lambda(o.task);
+  RestoreResult result;
+  if (o.lambda == 0.0 && o.network == DipNetwork::Decoder) {
+    if (o.task == RestoreTask::Denoise) {
+      result.noise_sigma = 255.0 * eval::estimate_noise_sigma(degraded);
+      o.lambda = denoise_lambda(result.noise_sigma);
+    } else {
+      o.lambda = default_lambda(o.task);
+    }
+  }
+  result.lambda = o.network == DipNetwork::Decoder ? o.lambda : 0.0;
   const auto y = degraded.to(o.device, torch::kFloat32).unsqueeze(0);
   if (o.task == RestoreTask::Inpaint) o.mask = o.mask.to(o.device, torch::kFloat32).unsqueeze(0);
   const std::int64_t c = y.size(1), h = y.size(2), w = y.size(3);
@@ -188,7 +211,6 @@ RestoreResult dip_restore(const torch::Tensor& degraded, const RestoreOptions& o
   const std::int64_t image_bytes = out_h * out_w * c * 4;
   const int batch = static_cast<int>(std::clamp<std::int64_t>((64LL << 20) / image_bytes, 1, 25));
   std::vector<torch::Tensor> outputs, numbers;  // numbers: (loss, psnr, ratio) per iteration
-  RestoreResult result;
   torch::Tensor restored_fit;
   const auto flush = [&](int last_iteration) {
     const auto values = torch::stack(numbers).to(torch::kCPU, torch::kFloat64);

@@ -467,6 +467,30 @@ TEST(DipRestore, DecoderInputAndGaussianSigmas) {
   EXPECT_THROW(train::dip_restore(img, o), Error);
 }
 
+TEST(DipRestore, DenoisingLambdaFollowsTheNoiseLevel) {
+  EXPECT_DOUBLE_EQ(train::denoise_lambda(5.0), 1.6);  // clean or mildly noisy: the top
+  EXPECT_DOUBLE_EQ(train::denoise_lambda(15.0), 1.6);
+  EXPECT_NEAR(train::denoise_lambda(19.5), 1.5, 1e-12);  // linear between the knots
+  EXPECT_DOUBLE_EQ(train::denoise_lambda(24.0), 1.4);
+  EXPECT_DOUBLE_EQ(train::denoise_lambda(45.0), 1.2);
+  EXPECT_DOUBLE_EQ(train::denoise_lambda(90.0), 1.2);
+  EXPECT_DOUBLE_EQ(train::denoise_lambda(std::nan("")), 1.6);
+  torch::manual_seed(3);
+  const auto clean = small_image();
+  for (const double sigma : {15.0, 50.0}) {
+    const auto noisy = (clean + torch::randn_like(clean) * (sigma / 255)).clamp(0, 1);
+    train::RestoreOptions o;
+    o.max_iterations = 1;
+    const auto r = train::dip_restore(noisy, o);
+    EXPECT_NEAR(r.noise_sigma, sigma, 0.25 * sigma);  // a small image: a rough estimate
+    EXPECT_DOUBLE_EQ(r.lambda, train::denoise_lambda(r.noise_sigma));
+    o.lambda = 1.3;  // given: used as it is, nothing estimated
+    const auto given = train::dip_restore(noisy, o);
+    EXPECT_DOUBLE_EQ(given.lambda, 1.3);
+    EXPECT_EQ(given.noise_sigma, 0.0);
+  }
+}
+
 TEST(DipRestore, CliWritesImageAndLog) {
   testing::TempDir dir;
   image::write_image(dir.file("in.png"), small_image());
@@ -476,6 +500,7 @@ TEST(DipRestore, CliWritesImageAndLog) {
                            "--max-iters", "3", "--log", dir.file("log.csv"), "--fbc"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("restored in 3 iterations"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("(noise σ ≈ "), std::string::npos) << r.out;  // λ from the noise level
   EXPECT_TRUE(path_exists(dir.file("out.png")));
   EXPECT_TRUE(path_exists(dir.file("log.csv")));
   const auto bad = testing::run_strata(

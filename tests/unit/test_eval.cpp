@@ -40,6 +40,25 @@ TEST(Psnr, LumaAsTheSuperResolutionTables) {
   EXPECT_THROW(luma_psnr(x, black.narrow(1, 0, 3), 0), Error);
 }
 
+TEST(NoiseEstimate, ReadsGaussianNoiseAndIgnoresEdges) {
+  torch::manual_seed(5);
+  const auto noise = [](const torch::Tensor& x, double sigma) {
+    return x + torch::randn_like(x) * sigma;
+  };
+  const auto flat = torch::full({3, 96, 128}, 0.5, torch::kFloat64);
+  EXPECT_NEAR(estimate_noise_sigma(noise(flat, 0.1)), 0.1, 0.003);
+  const auto ramp = torch::linspace(0, 1, 128, torch::kFloat64).expand({1, 96, 128}).contiguous();
+  EXPECT_NEAR(estimate_noise_sigma(ramp), 0.0, 1e-12);  // planes and ramps read no noise
+  EXPECT_NEAR(estimate_noise_sigma(noise(ramp, 0.05)), 0.05, 0.002);
+  // A diagonal step (the mask cancels axis-aligned ones): Immerkær's mean over every pixel
+  // reads its edge as noise (0.027 here); leaving out the strongest gradients keeps 0.02.
+  const auto y = torch::arange(96, torch::kFloat64).view({1, 96, 1});
+  const auto x = torch::arange(128, torch::kFloat64).view({1, 1, 128});
+  const auto step = 0.2 + 0.6 * (x + y > 110).to(torch::kFloat64);
+  EXPECT_NEAR(estimate_noise_sigma(noise(step, 0.02)), 0.02, 0.002);
+  EXPECT_THROW(estimate_noise_sigma(torch::zeros({1, 2, 8})), Error);
+}
+
 TEST(FilterDenoise, ParsesMethods) {
   EXPECT_EQ(parse_denoise_method("umgf-wgf"), DenoiseMethod::UmgfWeighted);
   EXPECT_STREQ(method_name(DenoiseMethod::UmgfGuided), "Ours+GF");

@@ -42,6 +42,7 @@ struct DipBenchmarkRow {
   /// sr only, as the thesis's super-resolution tables (eval::luma_psnr, shave = scale): the
   /// restoration's and the bicubic upsampling's PSNR on Y; 0 for the other tasks.
   double luma_psnr = 0, degraded_luma_psnr = 0;
+  double lambda = 0, noise_sigma = 0;  ///< as RestoreResult
 };
 
 /// The degraded observation and the reference the restoration is scored against (both C×H×W in

@@ -53,7 +53,8 @@ struct RestoreOptions {
   /// σ of the Gaussian perturbation added to the fixed input every iteration (reg_noise_std);
   /// unset: the network's default (Original 1/30, the others 0).
   std::optional<double> input_noise;
-  /// Decoder only: the Lipschitz bound; 0: the task's default (1.4, inpainting 1.6, enhance 1.0).
+  /// Decoder only: the Lipschitz bound; 0: the task's default (denoise: denoise_lambda of the
+  /// noise σ estimated from the image; deblock 1.4, inpainting 1.6, enhance 1.0).
   double lambda = 0.0;
   models::Upsampling upsampling = models::Upsampling::Bilinear;  ///< Decoder only
   /// Decoder only, Gaussian upsampling: σ per level (5 values) or one for every level; empty:
@@ -87,7 +88,15 @@ struct RestoreResult {
   int iterations = 0;
   bool auto_stopped = false;
   std::vector<RestoreProgress> history;
+  double lambda = 0.0;       ///< the Lipschitz bound used (Decoder; 0 for the baselines)
+  double noise_sigma = 0.0;  ///< denoise with the default λ: the estimated σ (0-255) it came from
 };
+
+/// The Decoder's default λ for denoising an image whose estimated noise σ (eval::
+/// estimate_noise_sigma, 0-255 scale) is `noise_sigma`: 1.6 up to σ 15, 1.4 at 24, 1.2 from 45 on,
+/// linear in between. Measured on CBSD68 (docs/benchmarks.md): the best of λ 1.2-1.8 at σ 15, 25
+/// and 50 was 1.6, 1.4 and 1.2, where the estimate reads 15.4, 24.3 and 44.9 on average.
+double denoise_lambda(double noise_sigma);
 
 /// Restores a degraded C×H×W image in [0, 1] (C = 1 or 3). The network output covers the image
 /// padded up to a multiple of 32, at least 64, and is cropped back (no pixels dropped).
