@@ -2,8 +2,8 @@
 """Merges the parts of `scripts/gpu-dip-bench.sh` runs: OUTDIR/parts/NAME-SKIP.json (or, for a
 part cut short, the images its log reports as finished) into OUTDIR/NAME.json with the fields of
 `strata --json eval restore`, and prints one summary line per run.
-Usage: dip-bench-merge.py OUTDIR NAME=EXPECTED_IMAGES..."""
-import glob
+Usage: dip-bench-merge.py OUTDIR NAME=EXPECTED_IMAGES...
+Exits 1 when a run has fewer images than expected."""
 import json
 import os
 import re
@@ -11,7 +11,8 @@ import sys
 
 # One finished image in the log: see run_eval_restore in src/cli/cmd_restore.cpp.
 LOG_ROW = re.compile(r"\[eval restore\] (\S+): input ([\d.]+) dB -> ([\d.]+) dB after (\d+) "
-                     r"iterations( \(auto stop\))? \(best ([\d.]+) at (\d+)\), ([\d.]+) s")
+                     r"iterations( \(auto stop\))? \(best ([\d.]+) at (\d+)\), ([\d.]+) s"
+                     r"(?:, on Y ([\d.]+) -> ([\d.]+) dB)?")
 
 
 def part_rows(json_path):
@@ -28,20 +29,23 @@ def part_rows(json_path):
                              "iterations": int(m[4]), "auto_stopped": bool(m[5]),
                              "best_psnr": float(m[6]), "best_iteration": int(m[7]),
                              "seconds": float(m[8])})
+                if m[9]:  # sr
+                    rows[-1].update(degraded_luma_psnr=float(m[9]), luma_psnr=float(m[10]))
         return rows, ""
 
 
 def merge(out, name, expected):
-    logs = glob.glob(os.path.join(out, "parts", name + "-*.log"))  # one per part started
-    paths = sorted((p[:-len(".log")] + ".json" for p in logs),
-                   key=lambda p: int(p.rsplit("-", 1)[1][:-len(".json")]))
-    rows, device = [], ""
-    for p in paths:
-        r, d = part_rows(p)
-        rows += r
+    part = re.compile(re.escape(name) + r"-(\d+)\.log")  # one log per part started
+    skips = sorted(int(m[1]) for m in (part.fullmatch(p) for p in
+                                       os.listdir(os.path.join(out, "parts"))) if m)
+    rows, device, seen = [], "", set()
+    for skip in skips:
+        r, d = part_rows(os.path.join(out, "parts", f"{name}-{skip}.json"))
+        rows += [x for x in r if x["id"] not in seen]
+        seen.update(x["id"] for x in r)
         device = device or d
     if not rows:
-        return f"{name}: no finished images"
+        return f"{name}: no finished images", False
     n = len(rows)
     mean = lambda k: sum(r[k] for r in rows) / n
     result = {"command": "eval restore", "run": name, "images": n, "expected_images": expected,
@@ -58,13 +62,18 @@ def merge(out, name, expected):
         json.dump(result, f, indent=1)
     luma = (f" Y {result['input_luma_psnr']:.2f} -> {result['luma_psnr']:.2f}"
             if "luma_psnr" in result else "")
-    return (f"{name}: n {n}/{expected} input {result['input_psnr']:.2f} "
+    return (f"{name}: n {n}/{expected}{'' if n == expected else ' (INCOMPLETE)'} "
+            f"input {result['input_psnr']:.2f} "
             f"psnr {result['psnr']:.2f} best {result['best_psnr']:.2f}{luma} "
             f"iters {result['iterations']:.0f} s/img {result['seconds']:.1f} "
-            f"ms/it {result['ms_per_iteration']:.2f}")
+            f"ms/it {result['ms_per_iteration']:.2f}"), n == expected
 
 
 if __name__ == "__main__":
+    complete = True
     for arg in sys.argv[2:]:
         name, expected = arg.rsplit("=", 1)
-        print(merge(sys.argv[1], name, int(expected)))
+        line, whole = merge(sys.argv[1], name, int(expected))
+        print(line)
+        complete = complete and whole
+    sys.exit(0 if complete else 1)

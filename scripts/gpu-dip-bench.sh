@@ -26,11 +26,14 @@ out=$1 data=$2
 shift 2
 mkdir -p "$out/parts"
 strata=${STRATA:-build-gpu/strata}  # STRATA: another build of the program
-[ -x "$strata" ] || scripts/gpu-build.sh ${BUILD_ARGS:-} > "$out/build.log" 2>&1
+if [ -z "${STRATA:-}" ] && [ ! -x "$strata" ]; then
+  scripts/gpu-build.sh ${BUILD_ARGS:-} > "$out/build.log" 2>&1
+fi
+[ -x "$strata" ] || { echo "no program $strata" >&2; exit 1; }
 export LD_LIBRARY_PATH="$PWD/.deps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
 start=$(date +%s)
 deadline=${DEADLINE:-0}
-gpus=${GPUS:-$(nvidia-smi -L | wc -l)}
+gpus=${GPUS:-$(nvidia-smi --query-gpu=index --format=csv,noheader | wc -l)}
 
 # The `eval restore` arguments of one run (without --skip/--limit), one per line.
 run_args() {
@@ -45,33 +48,50 @@ run_args() {
     denoise512) task=denoise; args+=(--images "$data/kodak512" --sigma "$level") ;;
     deblock) args+=(--images "$data/live1" --quality "$level") ;;
     inpaint) args+=(--images "$data/cbsd68" --ratio "$level") ;;
-    sr) args+=(--images "$data/set5" --scale "$level" --no-auto-stop
-               --max-iters $([ "$level" = 8 ] && echo 4000 || echo 2000)) ;;
+    sr) args+=(--images "$data/set5" --scale "$level") ;;
     speed) task=denoise; args+=(--images "$data/k512" --no-auto-stop --max-iters 300) ;;
   esac
-  if [ "$task" != sr ] && [[ ! " ${args[*]} " =~ " --max-iters " ]]; then
-    [ "$net" = decoder ] && args+=(--max-iters 10000) || args+=(--no-auto-stop --max-iters 3000)
-  fi
   for option in "${options[@]:1}"; do
     args+=("--${option%%=*}")
     [ "$option" != "${option#*=}" ] && args+=("${option#*=}")
   done
-  printf '%s\n' "$task" "${args[@]}" ${EXTRA:-}  # e.g. EXTRA="--upsampling gaussian --lambda 1.8"
+  args+=(${EXTRA:-})  # e.g. EXTRA="--upsampling gaussian --lambda 1.8"
+  if [[ ! " ${args[*]} " =~ " --max-iters " ]]; then  # the defaults above
+    if [ "$task" = sr ]; then
+      [[ " ${args[*]} " =~ " --no-auto-stop " ]] || args+=(--no-auto-stop)
+      args+=(--max-iters $([ "$level" = 8 ] && echo 4000 || echo 2000))
+    elif [ "$net" = decoder ]; then
+      args+=(--max-iters 10000)
+    else
+      args+=(--no-auto-stop --max-iters 3000)
+    fi
+  fi
+  printf '%s\n' "$task" "${args[@]}"
 }
 
 # Parts: parts[k] = "NAME SKIP COUNT", with the run's arguments in part_args[k].
+number() { [[ $2 =~ ^[0-9]+$ ]] || { echo "$1 must be a number, not '$2'" >&2; exit 1; }; }
 parts=() part_args=() names=()
 for spec in "$@"; do
   run=${spec%@*}
   count=${LIMIT:-4}
   [ "$spec" != "$run" ] && count=${spec##*@}
+  number "$spec: the image count" "$count"
   mapfile -t args < <(run_args "$run")
-  images=${args[$(($(printf '%s\n' "${args[@]}" | grep -n -x -- --images | cut -d: -f1)))]}
-  total=$(find -L "$images" -maxdepth 1 -type f | wc -l)
+  images=
+  for ((k = 1; k < ${#args[@]}; ++k)); do [ "${args[k - 1]}" = --images ] && images=${args[k]}; done
+  [ -n "$images" ] && [ -d "$images" ] || { echo "$run: unknown task or no folder $images" >&2; exit 1; }
+  # the files `strata eval restore` takes as images (image::list_images)
+  total=$(find -L "$images" -maxdepth 1 -type f \( -iname '*.png' -o -iname '*.jpg' \
+    -o -iname '*.jpeg' -o -iname '*.pfm' -o -iname '*.flo' \) | wc -l)
   { [ "$count" -eq 0 ] || [ "$count" -gt "$total" ]; } && count=$total
+  [ "$count" -gt 0 ] || { echo "$run: no images in $images" >&2; exit 1; }
   name=${run//[:+=]/_}${TAG:-}
   names+=("$name=$count")
+  rm -f "$out/parts/$name"-*  # parts of an earlier run under this name
   size=${SHARD:-$count}
+  number SHARD "$size"
+  [ "$size" -ge 1 ] || { echo "SHARD must be at least 1" >&2; exit 1; }
   for ((skip = 0; skip < count; skip += size)); do
     parts+=("$name $skip $((count - skip < size ? count - skip : size))")
     part_args+=("${args[*]}")
@@ -92,12 +112,14 @@ worker() {  # $1: the GPU it runs on
       [ "$left" -gt 10 ] || break
     fi
     # shellcheck disable=SC2086  # the run's arguments hold no spaces
-    CUDA_VISIBLE_DEVICES=$1 timeout "$left" "$strata" --device cuda --json eval restore \
-      ${part_args[$i]} --skip "$skip" --limit "$count" \
+    CUDA_VISIBLE_DEVICES=$1 timeout --foreground "$left" "$strata" --device cuda --json eval \
+      restore ${part_args[$i]} --skip "$skip" --limit "$count" \
       > "$out/parts/$name-$skip.json" 2> "$out/parts/$name-$skip.log" ||
       echo "$name from image $skip FAILED or cut: $(tail -1 "$out/parts/$name-$skip.log")"
   done
 }
+trap 'kill $(jobs -p) 2> /dev/null' INT TERM
 for ((g = 0; g < gpus; ++g)); do worker "$g" & done
 wait
+# exits non-zero when a run has fewer images than asked for
 python3 scripts/dip-bench-merge.py "$out" "${names[@]}" | tee -a "$out/summary.txt"

@@ -72,8 +72,8 @@ void add_fit_flags(CLI::App* sub, FitFlags& f) {
       ->check(CLI::IsMember({"decoder", "dip", "deep-decoder"}));
   sub->add_option("--lambda", f.lambda,
                   "Lipschitz bound λ (0: the task's default: denoise 1.6-1.2 from the noise level "
-                  "estimated in the image, deblock 1.4, inpaint 1.6, enhance 1.0; --net decoder "
-                  "only)");
+                  "estimated in the image, deblock and sr 1.4, inpaint 1.6, enhance 1.0; --net "
+                  "decoder only)");
   sub->add_option("--upsampling", f.upsampling, "bilinear | gaussian (--net decoder only)")
       ->check(CLI::IsMember({"bilinear", "gaussian"}));
   sub->add_option("--gaussian-sigma", f.gaussian_sigmas,
@@ -284,21 +284,25 @@ void run_eval_restore(Context& ctx, const EvalRestoreCommand& c) {
   o.images = image::list_images(c.images);
   check(!o.images.empty(), c.images, "no images");
   check(static_cast<std::size_t>(c.skip) < o.images.size(), c.images,
-        "--skip " + std::to_string(c.skip) + " leaves no images");
+        "--skip " + std::to_string(c.skip) + " leaves no images (the folder has " +
+            std::to_string(o.images.size()) + ")");
   o.images.erase(o.images.begin(), o.images.begin() + c.skip);
   o.first_place = static_cast<std::size_t>(c.skip);
   if (c.limit > 0 && static_cast<std::size_t>(c.limit) < o.images.size())
     o.images.resize(static_cast<std::size_t>(c.limit));
   const bool quiet = ctx.options().quiet;
-  const auto rows = train::dip_benchmark(o, [quiet](const train::DipBenchmarkRow& r) {
-    if (!quiet)
-      std::fprintf(stderr,
-                   "[eval restore] %s: input %.2f dB -> %.2f dB after %d iterations%s (best %.2f "
-                   "at %d), %.1f s\n",
-                   r.id.c_str(), r.degraded_psnr, r.psnr, r.iterations,
-                   r.auto_stopped ? " (auto stop)" : "", r.best_psnr, r.best_iteration, r.seconds);
-  });
   const bool luma = o.restore.task == train::RestoreTask::SuperResolution;
+  // One line per image (scripts/dip-bench-merge.py reads it back from runs cut short).
+  const auto rows = train::dip_benchmark(o, [quiet, luma](const train::DipBenchmarkRow& r) {
+    if (quiet) return;
+    std::fprintf(stderr,
+                 "[eval restore] %s: input %.2f dB -> %.2f dB after %d iterations%s (best %.2f "
+                 "at %d), %.1f s",
+                 r.id.c_str(), r.degraded_psnr, r.psnr, r.iterations,
+                 r.auto_stopped ? " (auto stop)" : "", r.best_psnr, r.best_iteration, r.seconds);
+    if (luma) std::fprintf(stderr, ", on Y %.2f -> %.2f dB", r.degraded_luma_psnr, r.luma_psnr);
+    std::fputc('\n', stderr);
+  });
   double input = 0, psnr = 0, best = 0, iterations = 0, seconds = 0, input_y = 0, psnr_y = 0;
   nlohmann::json j = nlohmann::json::array();
   for (const auto& r : rows) {
@@ -351,7 +355,7 @@ void register_eval_restore(CLI::App& eval) {
       ->required()
       ->check(CLI::IsMember({"denoise", "deblock", "inpaint", "sr"}));
   sub->add_option("--images", c->images, "folder of clean images")->required();
-  sub->add_option("--limit", c->limit, "first N images only (sorted by name)");
+  sub->add_option("--limit", c->limit, "first N images only (sorted by name; after --skip)");
   sub->add_option("--skip", c->skip,
                   "leave out the first N images (sorted by name), e.g. to split a set across "
                   "GPUs; noise seeds follow each image's place in the whole set")

@@ -29,8 +29,9 @@ double mean_psnr(const torch::Tensor& estimate, const torch::Tensor& reference, 
 
 double luma_psnr(const torch::Tensor& estimate, const torch::Tensor& reference,
                  std::int64_t shave) {
-  check(estimate.dim() == 3 && estimate.sizes() == reference.sizes(), "",
-        "luma PSNR needs two C×H×W images of the same shape");
+  check(estimate.dim() == 3 && estimate.sizes() == reference.sizes() &&
+            (estimate.size(0) == 1 || estimate.size(0) == 3),
+        "", "luma PSNR needs two RGB or gray C×H×W images of the same shape");
   check(shave >= 0 && 2 * shave < estimate.size(1) && 2 * shave < estimate.size(2), "",
         "luma PSNR: the border to leave out is larger than the image");
   const auto luma = [shave](const torch::Tensor& x) {

@@ -119,6 +119,8 @@ bool capture_safe(const RestoreOptions& o, const Network& net) {
 void check_inputs(const torch::Tensor& y, const RestoreOptions& o) {
   check(y.defined() && y.dim() == 3 && (y.size(0) == 1 || y.size(0) == 3), "",
         "dip_restore: expected a 1×H×W or 3×H×W image");
+  check(y.size(1) >= 3 && y.size(2) >= 3, "",
+        "dip_restore: the image must be at least 3×3 pixels (the stop measures' neighbourhoods)");
   check(o.max_iterations >= 1 && o.lr >= 0.0 && o.lambda >= 0.0 && o.input_noise.value_or(0) >= 0,
         "", "dip_restore: need max_iterations >= 1, lr >= 0, lambda >= 0, input_noise >= 0");
   check(o.network == DipNetwork::Decoder ||

@@ -475,8 +475,8 @@ TEST(DipRestore, DenoisingLambdaFollowsTheNoiseLevel) {
   EXPECT_DOUBLE_EQ(train::denoise_lambda(45.0), 1.2);
   EXPECT_DOUBLE_EQ(train::denoise_lambda(90.0), 1.2);
   EXPECT_DOUBLE_EQ(train::denoise_lambda(std::nan("")), 1.6);
-  torch::manual_seed(3);
   const auto clean = small_image();
+  torch::manual_seed(3);
   for (const double sigma : {15.0, 50.0}) {
     const auto noisy = (clean + torch::randn_like(clean) * (sigma / 255)).clamp(0, 1);
     train::RestoreOptions o;
@@ -488,6 +488,14 @@ TEST(DipRestore, DenoisingLambdaFollowsTheNoiseLevel) {
     const auto given = train::dip_restore(noisy, o);
     EXPECT_DOUBLE_EQ(given.lambda, 1.3);
     EXPECT_EQ(given.noise_sigma, 0.0);
+  }
+  train::RestoreOptions o;  // under 3×3 pixels: a clear error, not one from a measure
+  o.max_iterations = 1;
+  try {
+    train::dip_restore(clean.narrow(1, 0, 2), o);
+    ADD_FAILURE() << "a 2-row image was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("at least 3×3"), std::string::npos) << e.what();
   }
 }
 

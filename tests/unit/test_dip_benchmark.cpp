@@ -139,6 +139,7 @@ TEST(DipBenchmark, CliSkipKeepsEachImagesNoise) {
   ASSERT_EQ(p.size(), 1u);
   EXPECT_EQ(p[0]["id"], "b");
   EXPECT_EQ(p[0]["degraded_psnr"], w[1]["degraded_psnr"]);  // b's noise, as in the whole run
+  EXPECT_EQ(p[0]["psnr"], w[1]["psnr"]);                    // and b's fit
   EXPECT_NE(p[0]["degraded_psnr"], w[0]["degraded_psnr"]);
   const auto none = run({"--skip", "3"});
   EXPECT_EQ(none.exit_code, 1);

@@ -24,7 +24,7 @@ double luma_psnr(const torch::Tensor& estimate, const torch::Tensor& reference, 
 /// scale as the image), estimated from the image alone: Immerkær's (1996) mean absolute response
 /// to the difference of two Laplacians, σ = √(π/2)·mean|I∗N|/6, over the pixels left after the
 /// 10% with the strongest Sobel gradient (edges, after Tai & Yang 2008), averaged over the
-/// channels. Pure noise reads true (σ 5-50 on the 0-255 scale within 0.1); texture reads as a
+/// channels. Pure noise reads true (σ 5-50 on the 0-255 scale within 0.05); texture reads as a
 /// little noise, clipping at 0 and 1 lowers it (CBSD68 at σ 15 / 25 / 50, clipped: 15.4 / 24.3 /
 /// 44.9 on average; clean: 3.6).
 double estimate_noise_sigma(const torch::Tensor& image);

@@ -94,7 +94,7 @@ struct RestoreResult {
 
 /// The Decoder's default λ for denoising an image whose estimated noise σ (eval::
 /// estimate_noise_sigma, 0-255 scale) is `noise_sigma`: 1.6 up to σ 15, 1.4 at 24, 1.2 from 45 on,
-/// linear in between. Measured on CBSD68 (docs/benchmarks.md): the best of λ 1.2-1.8 at σ 15, 25
+/// linear in between. Measured on CBSD68 (docs/benchmarks.md): the best of the λ tried at σ 15, 25
 /// and 50 was 1.6, 1.4 and 1.2, where the estimate reads 15.4, 24.3 and 44.9 on average.
 double denoise_lambda(double noise_sigma);
 
