@@ -7,8 +7,17 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <string>
+
+#include "strata/core/error.hpp"
 
 namespace strata {
+
+/// Throws strata::Error "WHAT: CUDA kernel failed: ERROR" where a kernel's host wrapper returned
+/// an error text (nullptr: launched).
+inline void check_launch(const char* error, const char* what) {
+  check(error == nullptr, "", std::string(what) + ": CUDA kernel failed: " + (error ? error : ""));
+}
 
 /// Whether autograd records operations on x: grad mode is on and x requires a gradient.
 inline bool records_grad(const torch::Tensor& x) {
@@ -20,7 +29,7 @@ inline bool records_grad(const torch::Tensor& x) {
 /// leaf or needs no gradient, or its .grad has another dtype, layout or device): the gradient is
 /// then returned to autograd instead.
 inline torch::Tensor grad_to_add_into(const torch::Tensor& t) {
-  if (!t.is_leaf() || !t.requires_grad()) return {};
+  if (!t.is_leaf() || !t.requires_grad() || t.scalar_type() != torch::kFloat32) return {};
   auto& grad = const_cast<torch::Tensor&>(t).mutable_grad();
   if (!grad.defined()) grad = torch::zeros_like(t, torch::MemoryFormat::Preserve);
   if (grad.scalar_type() != torch::kFloat32 || grad.strides() != t.strides() ||

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "strata/core/error.hpp"
+#include "strata/filter/edges.hpp"
 #include "strata/image/color.hpp"
 
 namespace strata::eval {
@@ -45,16 +46,13 @@ double luma_psnr(const torch::Tensor& estimate, const torch::Tensor& reference,
 double estimate_noise_sigma(const torch::Tensor& image) {
   check(image.defined() && image.dim() == 3 && image.size(1) >= 3 && image.size(2) >= 3, "",
         "noise estimate: need a C×H×W image of at least 3×3 pixels");
-  const auto f64 = torch::TensorOptions().dtype(torch::kFloat64).device(image.device());
   const auto x = image.to(torch::kFloat64).unsqueeze(1);  // every channel on its own
-  const auto mask = [&f64](std::vector<double> taps) {
-    return torch::tensor(taps, f64).view({1, 1, 3, 3});
-  };
-  const auto n = mask({1, -2, 1, -2, 4, -2, 1, -2, 1});  // Immerkær: zero on planes and ramps
+  const auto n = torch::tensor(std::vector<double>{1, -2, 1, -2, 4, -2, 1, -2, 1}, x.options())
+                     .view({1, 1, 3, 3});  // Immerkær's mask: zero on planes and ramps
   const auto response = torch::conv2d(x, n).abs().flatten(1);
-  const auto gradient = (torch::conv2d(x, mask({-1, 0, 1, -2, 0, 2, -1, 0, 1})).abs() +
-                         torch::conv2d(x, mask({-1, -2, -1, 0, 0, 0, 1, 2, 1})).abs())
-                            .flatten(1);
+  const std::int64_t h = x.size(2), w = x.size(3);  // the gradient where the response is
+  const auto gradient =
+      filter::sobel_magnitude(x).narrow(2, 1, h - 2).narrow(3, 1, w - 2).flatten(1);
   const std::int64_t kept = std::max<std::int64_t>(1, gradient.size(1) * 9 / 10);
   const auto threshold = std::get<0>(gradient.kthvalue(kept, 1, true));
   const auto keep = (gradient <= threshold).to(torch::kFloat64);

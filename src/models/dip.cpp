@@ -80,6 +80,21 @@ std::vector<nn::LipschitzConv2dImpl*> DipDecoderImpl::grouped_layers() const {
   return layers;
 }
 
+namespace {
+
+// values[g] of the g-th grouped layer at that layer's place among all `layers` (grouped is a
+// subsequence of layers); undefined at the other places.
+std::vector<torch::Tensor> in_layer_order(const std::vector<nn::LipschitzConv2dImpl*>& layers,
+                                          const std::vector<nn::LipschitzConv2dImpl*>& grouped,
+                                          const std::vector<torch::Tensor>& values) {
+  std::vector<torch::Tensor> out(layers.size());
+  for (std::size_t i = 0, g = 0; i < layers.size() && g < grouped.size(); ++i)
+    if (grouped[g] == layers[i]) out[i] = values[g++];
+  return out;
+}
+
+}  // namespace
+
 // The 3×3 layers' weights in the compute dtype, in order (undefined: the layer's own
 // normalisation): once every vector is warm all in one go by the CUDA kernels
 // (nn::fused_effective_weights), else the grouped width→width layers in one batched
@@ -89,24 +104,16 @@ std::vector<torch::Tensor> DipDecoderImpl::effective_weights() {
   for (std::size_t level = 0; level < blocks_.size(); ++level)
     for (std::size_t j = 0; j < 2; ++j) layers.push_back(conv(level, j));
   const auto grouped = grouped_layers();
-  if (group_warm_) {
-    std::vector<torch::Tensor> us;
-    std::size_t g = 0;
-    for (auto* layer : layers)
-      us.push_back(g < grouped.size() && grouped[g] == layer
-                       ? group_u_[static_cast<std::int64_t>(g++)]
-                       : torch::Tensor());
-    if (auto fused = nn::fused_effective_weights(layers, us, options_.compute_dtype);
+  if (group_warm_) {  // the group's vectors (views of group_u_, updated in place)
+    const auto us = in_layer_order(layers, grouped, group_u_.unbind(0));
+    if (auto fused = nn::fused_effective_weights(layers, us, options_.compute_dtype, true);
         !fused.empty())
       return fused;
   }
-  std::vector<torch::Tensor> weights(layers.size());
-  if (grouped.empty()) return weights;
-  const auto batched =
-      nn::batched_effective_weights(grouped, group_u_, group_warm_, options_.compute_dtype);
-  for (std::size_t i = 0, g = 0; i < layers.size(); ++i)
-    if (g < grouped.size() && grouped[g] == layers[i]) weights[i] = batched[g++];
-  return weights;
+  if (grouped.empty()) return std::vector<torch::Tensor>(layers.size());
+  return in_layer_order(
+      layers, grouped,
+      nn::batched_effective_weights(grouped, group_u_, group_warm_, options_.compute_dtype));
 }
 
 // The unetConv2 blocks run layer by layer: each convolution takes an input already padded, and

@@ -59,8 +59,10 @@ cuda::Nhwc describe(const torch::Tensor& t) {
   return d;
 }
 
-void check_launch(const char* error, const char* what) {
-  check(error == nullptr, "", std::string(what) + ": CUDA kernel failed: " + (error ? error : ""));
+// The per-block workspace of the kernels' plane reductions over x.
+torch::Tensor plane_partials(const torch::Tensor& x) {
+  return torch::empty({cuda::plane_partials_floats(describe(x))},
+                      x.options().dtype(torch::kFloat32));
 }
 
 // The per-plane (scale, offset) of x (float32 N×C×2) by the kernels: the instance norm's
@@ -69,10 +71,8 @@ void check_launch(const char* error, const char* what) {
 torch::Tensor plane_affine(const torch::Tensor& x, double eps, const torch::Tensor& beta,
                            void* stream) {
   auto affine = torch::empty({x.size(0), x.size(1), 2}, x.options().dtype(torch::kFloat32));
-  const auto d = describe(x);
-  const auto partials =
-      torch::empty({cuda::plane_partials_floats(d)}, x.options().dtype(torch::kFloat32));
-  check_launch(cuda::plane_affine(d, static_cast<float>(eps),
+  const auto partials = plane_partials(x);
+  check_launch(cuda::plane_affine(describe(x), static_cast<float>(eps),
                                   beta.defined() ? beta.data_ptr<float>() : nullptr,
                                   partials.data_ptr<float>(), affine.data_ptr<float>(), stream),
                "plane statistics");
@@ -137,6 +137,19 @@ struct BetaGradient {
   }
 };
 
+// The outputs of a mean-only norm's backward kernels: y's gradient (channels-last), the
+// float64 per-sample, per-channel sums of the gradient at the norm's output, and β's gradient.
+struct MeanNormBackward {
+  torch::Tensor grad_y, sums;
+  BetaGradient beta;
+
+  MeanNormBackward(torch::autograd::AutogradContext* ctx, const torch::Tensor& y)
+      : grad_y(channels_last_empty(y.size(0), y.size(1), y.size(2), y.size(3), y)),
+        sums(torch::empty({y.size(0), y.size(1)}, y.options().dtype(torch::kFloat64))),
+        beta(ctx, y) {}
+  torch::Tensor beta_grad() const { return beta.returned(sums); }
+};
+
 // mean_norm_act_pad by the NHWC kernels, with its backward pass.
 class MeanActPad : public torch::autograd::Function<MeanActPad> {
  public:
@@ -148,8 +161,7 @@ class MeanActPad : public torch::autograd::Function<MeanActPad> {
     const std::int64_t n = y.size(0), c = y.size(1), s = upsample ? 2 : 1;
     const auto b = beta.to(y.device(), torch::kFloat32).contiguous();
     auto affine = torch::empty({n, c, 2}, y.options().dtype(torch::kFloat32));
-    const auto partials = torch::empty({cuda::plane_partials_floats(describe(y))},
-                                       y.options().dtype(torch::kFloat32));
+    const auto partials = plane_partials(y);
     auto out = channels_last_empty(n, c, s * y.size(2) + 2 * pad, s * y.size(3) + 2 * pad, y);
     check_launch(
         cuda::mean_norm_act_pad(describe(y), b.data_ptr<float>(), partials.data_ptr<float>(),
@@ -174,20 +186,17 @@ class MeanActPad : public torch::autograd::Function<MeanActPad> {
     void* stream = c10::cuda::getCurrentCUDAStream().stream();
     const auto grad_out =
         grads[0].to(y.scalar_type()).contiguous(torch::MemoryFormat::ChannelsLast);
-    auto grad_y = channels_last_empty(y.size(0), y.size(1), y.size(2), y.size(3), y);
-    auto sums = torch::empty({y.size(0), y.size(1)}, y.options().dtype(torch::kFloat64));
-    const BetaGradient beta(ctx, y);
-    const auto partials = torch::empty({cuda::plane_partials_floats(describe(y))},
-                                       y.options().dtype(torch::kFloat32));
+    const MeanNormBackward g(ctx, y);
+    const auto partials = plane_partials(y);
     check_launch(
         cuda::mean_act_pad_backward(describe(grad_out), describe(y), affine.data_ptr<float>(),
                                     static_cast<float>(ctx->saved_data["slope"].toDouble()),
                                     static_cast<int>(ctx->saved_data["pad"].toInt()),
-                                    ctx->saved_data["upsample"].toBool(), describe(grad_y),
-                                    partials.data_ptr<float>(), sums.data_ptr<double>(),
-                                    beta.kernel_output(), beta.accumulate, stream),
+                                    ctx->saved_data["upsample"].toBool(), describe(g.grad_y),
+                                    partials.data_ptr<float>(), g.sums.data_ptr<double>(),
+                                    g.beta.kernel_output(), g.beta.accumulate, stream),
         "mean_norm backward");
-    return {grad_y, beta.returned(sums), {}, {}, {}, {}};
+    return {g.grad_y, g.beta_grad(), {}, {}, {}, {}};
   }
 };
 
@@ -299,9 +308,7 @@ class MeanActPointwise : public torch::autograd::Function<MeanActPointwise> {
     const c10::cuda::CUDAGuard guard(y.device());
     const auto d = describe(y);
     const auto grad_out = grads[0].to(torch::kFloat32).contiguous();
-    auto grad_y = channels_last_empty(y.size(0), y.size(1), y.size(2), y.size(3), y);
-    auto sums = torch::empty({y.size(0), y.size(1)}, y.options().dtype(torch::kFloat64));
-    const BetaGradient beta(ctx, y);
+    const MeanNormBackward g(ctx, y);
     auto partials = pointwise_partials(y, w);
     const auto input_partials = torch::empty({cuda::pointwise_conv_blocks(d) * y.size(1)},
                                              y.options().dtype(torch::kFloat32));
@@ -309,12 +316,12 @@ class MeanActPointwise : public torch::autograd::Function<MeanActPointwise> {
         cuda::mean_act_pointwise_backward(
             d, affine.data_ptr<float>(), static_cast<float>(ctx->saved_data["slope"].toDouble()),
             w.data_ptr<float>(), static_cast<int>(w.size(0)), grad_out.data_ptr<float>(),
-            describe(grad_y), partials.data_ptr<float>(), input_partials.data_ptr<float>(),
-            sums.data_ptr<double>(), beta.kernel_output(), beta.accumulate,
+            describe(g.grad_y), partials.data_ptr<float>(), input_partials.data_ptr<float>(),
+            g.sums.data_ptr<double>(), g.beta.kernel_output(), g.beta.accumulate,
             c10::cuda::getCurrentCUDAStream().stream()),
         "mean_norm_act_pointwise backward");
     const auto [grad_w, grad_b] = pointwise_parameter_grads(partials, w);
-    return {grad_y, beta.returned(sums), grad_w, grad_b, {}, {}};
+    return {g.grad_y, g.beta_grad(), grad_w, grad_b, {}, {}};
   }
 };
 

@@ -91,8 +91,13 @@ Network make_network(const RestoreOptions& o, int channels, std::int64_t h, std:
   return net;
 }
 
-double default_lambda(RestoreTask task) {  // denoise: denoise_lambda
+// The Decoder's λ when none is given; for denoising from the noise level estimated in the
+// degraded image (its σ, 0-255, into noise_sigma).
+double default_lambda(RestoreTask task, const torch::Tensor& degraded, double& noise_sigma) {
   switch (task) {
+    case RestoreTask::Denoise:
+      noise_sigma = 255.0 * eval::estimate_noise_sigma(degraded);
+      return denoise_lambda(noise_sigma);
     case RestoreTask::Inpaint: return 1.6;
     case RestoreTask::Enhance: return 1.0;
     default: return 1.4;
@@ -181,14 +186,8 @@ RestoreResult dip_restore(const torch::Tensor& degraded, const RestoreOptions& o
   check_inputs(degraded, options);
   RestoreOptions o = options;
   RestoreResult result;
-  if (o.lambda == 0.0 && o.network == DipNetwork::Decoder) {
-    if (o.task == RestoreTask::Denoise) {
-      result.noise_sigma = 255.0 * eval::estimate_noise_sigma(degraded);
-      o.lambda = denoise_lambda(result.noise_sigma);
-    } else {
-      o.lambda = default_lambda(o.task);
-    }
-  }
+  if (o.lambda == 0.0 && o.network == DipNetwork::Decoder)
+    o.lambda = default_lambda(o.task, degraded, result.noise_sigma);
   result.lambda = o.network == DipNetwork::Decoder ? o.lambda : 0.0;
   const auto y = degraded.to(o.device, torch::kFloat32).unsqueeze(0);
   if (o.task == RestoreTask::Inpaint) o.mask = o.mask.to(o.device, torch::kFloat32).unsqueeze(0);

@@ -186,16 +186,16 @@ TEST(StreamBranch, RunsBesideTheStreamEagerlyAndInAGraph) {
   const double v_sum = v.sum().item<double>();
   double x_value = 1.0;
   StepGraph graph(torch::Device(torch::kCUDA));
-  graph.warm_up(step);
-  for (int i = 0; i < 1; ++i) {
+  const auto expect_step = [&] {  // what one step adds to total, and x after it
     expected_total += x_value * (1 << 20) * v_sum;
     x_value = x_value * 0.5 + 1.0;
-  }
+  };
+  graph.warm_up(step);  // one eager step
+  expect_step();
   graph.capture(step);
   for (int i = 0; i < 5; ++i) {
     graph.replay();
-    expected_total += x_value * (1 << 20) * v_sum;
-    x_value = x_value * 0.5 + 1.0;
+    expect_step();
   }
   EXPECT_NEAR(total.item<double>() / expected_total, 1.0, 1e-4);
   EXPECT_NEAR(x[12345].item<double>(), x_value, 1e-6);

@@ -187,7 +187,7 @@ TEST(Lipschitz, FusedKernelsMatchTheWarmStep) {
   const auto expected_u = vectors();
   for (const auto dtype : {torch::kFloat32, torch::kBFloat16}) {
     restore(start);
-    const auto fused = nn::fused_effective_weights(raw, own, dtype);
+    const auto fused = nn::fused_effective_weights(raw, own, dtype, true);
     ASSERT_EQ(fused.size(), raw.size());
     const auto u = vectors();
     const double tolerance = dtype == torch::kFloat32 ? 1e-5 : 1e-2;
@@ -203,7 +203,7 @@ TEST(Lipschitz, FusedKernelsMatchTheWarmStep) {
   }
   // Gradients, added into .grad (twice: accumulated).
   restore(start);
-  const auto fused = nn::fused_effective_weights(raw, own, torch::kFloat32);
+  const auto fused = nn::fused_effective_weights(raw, own, torch::kFloat32, true);
   torch::Tensor loss = torch::zeros({}, torch::kCUDA);
   std::vector<torch::Tensor> upstream;
   for (const auto& w : fused) {

@@ -58,7 +58,7 @@ class LipschitzConv2dImpl : public torch::nn::Module {
       torch::Dtype dtype);
   friend std::vector<torch::Tensor> fused_effective_weights(
       const std::vector<LipschitzConv2dImpl*>& layers, const std::vector<torch::Tensor>& us,
-      torch::Dtype dtype);
+      torch::Dtype dtype, bool add_into_grad);
 };
 TORCH_MODULE(LipschitzConv2d);
 
@@ -77,14 +77,16 @@ std::vector<torch::Tensor> batched_effective_weights(
 /// layers of any shapes (one λ > 0, power iteration, one iteration per pass, float32 CUDA
 /// weights, contiguous or channels-last) by strata's CUDA kernels: three kernels for all of them
 /// instead of ~15 small ones per layer, the weights written in `dtype` in their own memory format,
-/// and one kernel for the backward pass, which adds the leaf weights' gradients straight into
-/// their .grad. us[i]: layer i's vector (C_out, float32, contiguous, updated in place), or
-/// undefined for the layer's own, which must be warm (a previous forward pass). Sets each layer's
-/// last_spectral_norm(). Returns an empty vector where the kernels do not apply (CPU, a build
-/// without the CUDA kernels, other layers or options): the caller then takes the other paths.
+/// and one kernel for the backward pass. `add_into_grad`: it adds the leaf weights' gradients
+/// straight into their .grad instead of returning them (as nn::mean_norm_act_pad's β; invisible to
+/// torch::autograd::grad, backward(inputs) and gradient hooks). us[i]: layer i's vector (C_out,
+/// float32, contiguous, updated in place), or undefined for the layer's own, which must be warm (a
+/// previous forward pass). Sets each layer's last_spectral_norm(). Returns an empty vector where
+/// the kernels do not apply (CPU, a build without the CUDA kernels, other layers or options): the
+/// caller then takes the other paths.
 std::vector<torch::Tensor> fused_effective_weights(const std::vector<LipschitzConv2dImpl*>& layers,
                                                    const std::vector<torch::Tensor>& us,
-                                                   torch::Dtype dtype);
+                                                   torch::Dtype dtype, bool add_into_grad = false);
 
 /// Mean-only batch norm: y = x − mean_{H,W}(x) per sample and channel, + β_c (β starts at 0);
 /// no scale, no running statistics.

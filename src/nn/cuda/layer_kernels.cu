@@ -464,7 +464,10 @@ __global__ void __launch_bounds__(kThreads, 4)  // 4 blocks per SM: at most 64 r
 // planes: on an H100 (1 × 128 × h × w bf16) the one-launch forward took 4.2 / 5.8 / 11.0 µs at
 // 16×11 / 32×22 / 64×44 against 12.8 / 13.9 / 16.1, with upsampling 5.7 / 10.8 / 28.9 against
 // 13.3 / 14.8 / 20.1; the backward 5.7 / 7.9 / 15.1 against 12.3 / 13.8 / 15.4, with upsampling
-// (16 taps per pixel) 17.8 / 30.2 / 72.1 against 19.6 / 19.8 / 22.9. Hence the limits below.
+// (16 taps per pixel) 17.8 / 30.2 / 72.1 against 19.6 / 19.8 / 22.9. Hence the limits below (the
+// 64×44 backward figures, 2,816 pixels, come from a build whose threads held more gradients
+// than kSmallPixels = 2 allows: the one-launch backward now stops at 1,024 pixels, between the
+// sizes where it won and where the two paths were level).
 constexpr int kSmallThreads = 512, kSmallPixels = 2;
 constexpr int kSmallForward = 4096, kSmallForwardUp = 1024;  // pixels
 constexpr int kSmallBackward = kSmallThreads * kSmallPixels, kSmallBackwardUp = 256;
