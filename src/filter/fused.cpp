@@ -106,7 +106,9 @@ torch::Tensor guided(const torch::Tensor& p, const torch::Tensor& g, int radius,
   const auto guide = g.to(p.scalar_type());
   // Contiguous: at most N×Cg×H×W elements, so its offsets fit in int like the guide's.
   const auto reg_map = reg.defined() ? reg.to(torch::kFloat32).contiguous() : reg;
-  auto coef = torch::empty({n, c * (colour ? 4 : 2), h, w}, p.options().dtype(torch::kFloat32));
+  // A pixel's coefficients side by side (kernels.hpp), as an N×C×H×W view.
+  const auto coef =
+      torch::empty({n, c, h, w, colour ? 4 : 2}, p.options().dtype(torch::kFloat32)).select(4, 0);
   auto* stream = current_stream();
   check_launch(
       cuda::guided_coefficients(describe(p), describe(guide), describe(reg_map),

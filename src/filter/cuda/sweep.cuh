@@ -14,11 +14,16 @@
 // the tile may copy them asynchronously: address(slice, k, y, x) is raw value k's element);
 // with kCenter > 0, kAsyncCenter (likewise the center-only ones; else the tile reads them by
 // center_value(slice, k, y, x)); kRecentFirst (the tile walks its blocks in the order that finds
-// the previous kernel's output in L2, tile.cuh); slice(z) decoding slice z into a Slice; raw(slice,
-// y, x, v[R]) reading the R raw values of pixel (y, x); quantities(v[R], q[K]) computing the K
-// quantities to average from them; emit(slice, y, x, mean[K], center[R]) consuming the window means
-// at (y, x), with the raw values of (y, x) itself (raw values that no quantity uses, such as the
-// guide in the apply stage, ride along for the epilogue). (The same Ops run in the tile, tile.cuh.)
+// the previous kernel's output in L2, tile.cuh); kInterleaved (the tile keeps a pixel's other raw
+// values side by side in shared memory, not in planes); kPacked (with kInterleaved: they are
+// consecutive float32 elements from address(slice, 0, y, x), so the tile copies them at once);
+// kRun (the tile's horizontal run length, 8 or 16 columns); slice(z) decoding slice z into a
+// Slice; raw(slice, y, x, v[R]) reading the R raw values of pixel (y, x); quantities(v[R], q[K])
+// computing the K quantities to average from them; emit(slice, y, x, mean[K], center[R])
+// consuming the window means at (y, x), with the raw values of (y, x) itself, of which it may
+// read only the center-only ones (the tile passes zeros for the others; raw values that no
+// quantity uses, such as the guide in the apply stage, ride along for the epilogue). (The same
+// Ops run in the tile, tile.cuh.)
 #pragma once
 
 #include <cuda_fp16.h>

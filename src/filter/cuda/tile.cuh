@@ -7,10 +7,10 @@
 //      (kCenter, e.g. the guide of the apply stage) of the tile's own pixels;
 //   2. takes horizontal window sums of the K quantities (computed from the raw values) for each
 //      of the rows + 2r staged rows and the 32 output columns: a thread slides along a run of
-//      kTileRun columns (O(1) per pixel after its first window), lanes on consecutive rows;
+//      Op::kRun columns (O(1) per pixel after its first window), lanes on consecutive rows;
 //   3. takes the vertical window sums of those: a thread slides down a run of rows of one
-//      column, lanes on consecutive columns, and hands the K means and the pixel's own staged
-//      raw values to the Op's epilogue.
+//      column, lanes on consecutive columns, and hands the K means and the pixel's own
+//      center-only raw values to the Op's epilogue.
 // Out-of-image pixels count as zero and means divide by the number of in-image pixels
 // (border-clipped windows), as in the sweep. Every sliding sum restarts per run of at most
 // `rows` steps, so float drift stays bounded. Shared memory grows with (32 + 2r)(rows + 2r), so the
@@ -29,7 +29,6 @@ namespace strata::filter::cuda {
 
 constexpr int kTileWidth = 32;     // output columns per block (one warp's lanes in step 3)
 constexpr int kTileThreads = 256;  // threads per block
-constexpr int kTileRun = 16;       // columns per thread in step 2
 constexpr int kTileLoads = 8;      // pixels per thread in flight in step 1 (16: slower)
 constexpr int kTileMaxRadius = 16;
 
@@ -49,22 +48,43 @@ __host__ __device__ constexpr std::size_t tile_floats(int r, int rows) {
          static_cast<std::size_t>(Op::kCenter) * rows * kTileWidth;
 }
 
+/// Where staged raw value k of staged pixel `at` lies: in its own plane, or for an Op with
+/// kInterleaved beside the pixel's other values (an Op with kPacked copies them by one 8- or
+/// 16-byte cp.async).
+template <class Op>
+__device__ __forceinline__ int raw_index(int plane, int at, int k) {
+  return Op::kInterleaved ? at * kHaloed<Op> + k : k * plane + at;
+}
+
 template <class Op>
 __device__ inline void tile_quantities(const float* raw, int plane, int at, float (&q)[Op::K]) {
+  constexpr int H = kHaloed<Op>;
   float v[Op::R] = {};  // quantities() reads only the haloed values
+  if constexpr (Op::kInterleaved && H == 2) {
+    const float2 u = reinterpret_cast<const float2*>(raw)[at];
+    v[0] = u.x, v[1] = u.y;
+  } else if constexpr (Op::kInterleaved && H == 4) {
+    const float4 u = reinterpret_cast<const float4*>(raw)[at];
+    v[0] = u.x, v[1] = u.y, v[2] = u.z, v[3] = u.w;
+  } else {
 #pragma unroll
-  for (int k = 0; k < kHaloed<Op>; ++k) v[k] = raw[k * plane + at];
+    for (int k = 0; k < H; ++k) v[k] = raw[raw_index<Op>(plane, at, k)];
+  }
   Op::quantities(v, q);
 }
 
-/// Copies one float from global to shared memory asynchronously (cp.async); zero when !fill.
+/// Copies N consecutive floats (N = 1, 2 or 4; 4N-byte aligned) from global to shared memory
+/// asynchronously (cp.async); zeros when !fill.
+template <int N = 1>
 __device__ inline void copy_async(float* shared_dst, const float* src, bool fill) {
+  static_assert(N == 1 || N == 2 || N == 4, "cp.async copies 4, 8 or 16 bytes");
 #if __CUDA_ARCH__ >= 800
   const unsigned dst = static_cast<unsigned>(__cvta_generic_to_shared(shared_dst));
-  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(dst), "l"(src),
-               "r"(fill ? 4 : 0));
+  asm volatile("cp.async.ca.shared.global [%0], [%1], %2, %3;\n" ::"r"(dst), "l"(src), "n"(4 * N),
+               "r"(fill ? 4 * N : 0));
 #else
-  *shared_dst = fill ? *src : 0.f;
+#pragma unroll
+  for (int k = 0; k < N; ++k) shared_dst[k] = fill ? src[k] : 0.f;
 #endif
 }
 
@@ -87,9 +107,10 @@ struct TileShape {
 
 /// Step 1 of the tile: thread t stages pixels t, t + T, t + 2T, ... of the staged block (rows
 /// sy0 .., columns sx0 .. of the image) in row-major order: T threads, all busy, consecutive
-/// threads on consecutive columns. Float32 raw values go by cp.async straight into shared memory;
-/// others through registers, kTileLoads pixels' loads in flight before any store (a loop of
-/// load-then-store would wait out the memory latency once per pixel). Outside the image the values
+/// threads on consecutive columns. Float32 raw values go by cp.async straight into shared memory
+/// (the caller waits for them: wait_copies); others through registers, kTileLoads pixels' loads
+/// in flight before any store (a loop of load-then-store would wait out the memory latency once
+/// per pixel). Outside the image the values
 /// are zero, loaded from clamped coordinates so that every load is unconditional; an Interior
 /// block (staged block inside the image) skips the clamping.
 template <class Op, bool Interior>
@@ -118,12 +139,15 @@ __device__ inline void stage(const Op& op, const Slice& z, float* raw, int raw_p
     for (int i = t; i < staged; i += kTileThreads) {
       int y, x;
       const bool inside = locate(y, x);
-      float* dst = raw + sy * stride + sx;
+      const int at = sy * stride + sx;
+      if constexpr (Op::kPacked)
+        copy_async<H>(raw + raw_index<Op>(raw_plane, at, 0), op.address(z, 0, y, x), inside);
+      else
 #pragma unroll
-      for (int k = 0; k < H; ++k) copy_async(dst + k * raw_plane, op.address(z, k, y, x), inside);
+        for (int k = 0; k < H; ++k)
+          copy_async(raw + raw_index<Op>(raw_plane, at, k), op.address(z, k, y, x), inside);
       next();
-    }
-    wait_copies();
+    }  // the kernel waits for the copies, with the center-only ones (one memory latency)
   } else {
     for (int i0 = t; i0 < staged; i0 += kTileThreads * kTileLoads) {
       float v[kTileLoads][Op::R];
@@ -131,24 +155,28 @@ __device__ inline void stage(const Op& op, const Slice& z, float* raw, int raw_p
 #pragma unroll
       for (int u = 0; u < kTileLoads; ++u) {
         int y, x;
-        const bool inside = locate(y, x);
+        const bool inside = locate(y, x), in_block = i0 + u * kTileThreads < staged;
+        // Past the staged block an Interior block's rows may leave the image: load any pixel
+        // of the block instead (the value is dropped; skipping the load was slower, 57 → 70 µs).
+        if (Interior && !in_block) y = sy0, x = sx0;
         op.raw(z, y, x, v[u]);
         if (!inside)
 #pragma unroll
           for (int k = 0; k < H; ++k) v[u][k] = 0.f;
-        at[u] = i0 + u * kTileThreads < staged ? sy * stride + sx : -1;
+        at[u] = in_block ? sy * stride + sx : -1;
         next();
       }
 #pragma unroll
       for (int u = 0; u < kTileLoads; ++u)
         if (at[u] >= 0)
 #pragma unroll
-          for (int k = 0; k < H; ++k) raw[k * raw_plane + at[u]] = v[u][k];
+          for (int k = 0; k < H; ++k) raw[raw_index<Op>(raw_plane, at[u], k)] = v[u][k];
     }
   }
 }
 
-/// Stages the center-only raw values of the tile's own pixels (rows y0 .., columns x0 ..).
+/// Stages the center-only raw values of the tile's own pixels (rows y0 .., columns x0 ..); the
+/// caller waits for the copies.
 template <class Op>
 __device__ inline void stage_center(const Op& op, const Slice& z, float* center_raw, int rows,
                                     int y0, int x0, int height, int width) {
@@ -165,20 +193,22 @@ __device__ inline void stage_center(const Op& op, const Slice& z, float* center_
         center_raw[(k - H) * rows * W + i] = op.center_value(z, k, y, x);
     }
   }
-  if constexpr (Op::kAsyncCenter) wait_copies();
 }
 
 template <class Op>
 __global__ void __launch_bounds__(kTileThreads)
     tile_kernel(const Op op, int height, int width, const TileShape shape) {
+  static_assert(!Op::kPacked || (Op::kInterleaved && (kHaloed<Op> == 2 || kHaloed<Op> == 4)),
+                "packed raw values are copied as 8 or 16 bytes");
+  static_assert(kTileWidth % Op::kRun == 0, "runs split the tile's columns");
   const int r = shape.r, rows = shape.rows;
   constexpr int R = Op::R, K = Op::K, W = kTileWidth, HS = kTileWidth + 1;
-  extern __shared__ float shared[];
+  extern __shared__ __align__(16) float tile_shared[];  // packed raw values: 8- or 16-byte copies
   const int staged_rows = rows + 2 * r, staged_cols = W + 2 * r, stride = tile_raw_stride(r);
   const int raw_plane = staged_rows * stride, sum_plane = staged_rows * HS;
-  float* raw = shared;                             // kHaloed × staged_rows × stride
-  float* hsum = shared + kHaloed<Op> * raw_plane;  // K × staged_rows × HS
-  float* center_raw = hsum + K * sum_plane;        // kCenter × rows × W
+  float* raw = tile_shared;                             // kHaloed × staged_rows × stride
+  float* hsum = tile_shared + kHaloed<Op> * raw_plane;  // K × staged_rows × HS
+  float* center_raw = hsum + K * sum_plane;             // kCenter × rows × W
   // The tile's column, row and slice (see tile() for the recent-first order).
   int bx = blockIdx.x, by = blockIdx.y, bz = blockIdx.z;
   if constexpr (Op::kRecentFirst)
@@ -196,12 +226,13 @@ __global__ void __launch_bounds__(kTileThreads)
     stage<Op, false>(op, z, raw, raw_plane, stride, staged_rows, staged_cols, y0 - r, x0 - r,
                      height, width, shape);
   if constexpr (Op::kCenter > 0) stage_center(op, z, center_raw, rows, y0, x0, height, width);
+  wait_copies();
   __syncthreads();
 
   // 2. Horizontal sums over staged columns c .. c + 2r for output column c of every staged row.
-  constexpr int runs = W / kTileRun;
+  constexpr int run = Op::kRun, runs = W / run;
   for (int task = t; task < staged_rows * runs; task += blockDim.x) {
-    const int sy = task % staged_rows, c0 = (task / staged_rows) * kTileRun;
+    const int sy = task % staged_rows, c0 = (task / staged_rows) * run;
     const int row = sy * stride;
     float s[K], q[K];
 #pragma unroll
@@ -212,7 +243,7 @@ __global__ void __launch_bounds__(kTileThreads)
       for (int k = 0; k < K; ++k) s[k] += q[k];
     }
 #pragma unroll
-    for (int j = 0; j < kTileRun; ++j) {
+    for (int j = 0; j < run; ++j) {
       if (j > 0) {
         float out[K];
         tile_quantities<Op>(raw, raw_plane, row + c0 + j + 2 * r, q);
@@ -251,8 +282,7 @@ __global__ void __launch_bounds__(kTileThreads)
     for (int k = 0; k < K; ++k) mean[k] = s[k] * inv;
 #pragma unroll
     for (int k = 0; k < R; ++k)
-      center[k] = k < kHaloed<Op> ? raw[k * raw_plane + (i + r) * stride + column + r]
-                                  : center_raw[((k - kHaloed<Op>)*rows + i) * W + column];
+      center[k] = k < kHaloed<Op> ? 0.f : center_raw[((k - kHaloed<Op>)*rows + i) * W + column];
     op.emit(z, y, x, mean, center);
   }
 }
