@@ -74,13 +74,33 @@ float median_us(F f, cudaStream_t s, int reps = 15, int calls = 50) {
     CHECK_CUDA(cudaEventElapsedTime(&ms, a, b));
     t.push_back(ms * 1000.f / calls);
   }
+  CHECK_CUDA(cudaEventDestroy(a));
+  CHECK_CUDA(cudaEventDestroy(b));
   std::sort(t.begin(), t.end());
   return t[t.size() / 2];
+}
+
+/// Writes `bytes` of device memory at `data` to DIR/q_TAG_PRECISION_COLOUR.bin; false on failure.
+bool write_raw(const char* dir, const char* tag, bool half, int colour, const void* data,
+               std::size_t bytes) {
+  std::vector<char> out(bytes);
+  CHECK_CUDA(cudaMemcpy(out.data(), data, bytes, cudaMemcpyDeviceToHost));
+  char name[512];
+  std::snprintf(name, sizeof name, "%s/q_%s_%s_%d.bin", dir, tag, half ? "fp16" : "fp32", colour);
+  FILE* f = std::fopen(name, "wb");
+  const bool ok = f && std::fwrite(out.data(), 1, bytes, f) == bytes;
+  if (f && std::fclose(f) != 0) return false;
+  if (!ok) std::printf("cannot write %s\n", name);
+  return ok;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::strcmp(argv[1], "fp16") != 0 && std::strcmp(argv[1], "fp32") != 0) {
+    std::printf("usage: probe_filter_kernels [fp32|fp16] [TAG]\n");
+    return 2;
+  }
   const bool half = argc > 1 && std::strcmp(argv[1], "fp16") == 0;
   const char* tag = argc > 2 ? argv[2] : "x";
   const int n = 1, c = 3, h = 1080, w = 1920, r = 8;
@@ -109,17 +129,19 @@ int main(int argc, char** argv) {
   };
   void* dp = upload(hp);
   void* dg = upload(hg);
-  void *dq, *dcoef, *db;
+  void *dq, *db;
   CHECK_CUDA(cudaMalloc(&dq, c * plane * es));
   CHECK_CUDA(cudaMalloc(&db, c * plane * es));
-  CHECK_CUDA(cudaMalloc(&dcoef, c * plane * 4 * sizeof(float)));
   cudaStream_t st;
   CHECK_CUDA(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
   const Tensor4 P = dense(dp, sc, n, c, h, w), Q = dense(dq, sc, n, c, h, w),
                 B = dense(db, sc, n, c, h, w), none{};
   for (int colour = 0; colour < 2; ++colour) {
     const Tensor4 G = colour ? P : dense(dg, sc, n, 1, h, w);
-    const Tensor4 C = coef_view(dcoef, n, c, h, w, colour ? 4 : 2);
+    const int per = colour ? 4 : 2;  // exactly the coefficients' size, for compute-sanitizer
+    void* dcoef = nullptr;
+    CHECK_CUDA(cudaMalloc(&dcoef, c * plane * per * sizeof(float)));
+    const Tensor4 C = coef_view(dcoef, n, c, h, w, per);
     auto coefs = [&] { CHECK_KERNEL(guided_coefficients(P, G, none, eps, r, colour, C, st)); };
     auto apply = [&] { CHECK_KERNEL(guided_apply(C, G, r, colour, Q, st)); };
     const float tc = median_us(coefs, st), ta = median_us(apply, st);
@@ -131,22 +153,13 @@ int main(int argc, char** argv) {
         st);
     std::printf("%s %s %s: coefficients %.1f apply %.1f guided %.1f us\n", tag,
                 half ? "fp16" : "fp32", colour ? "colour" : "gray", tc, ta, tg);
-    const char* dump = std::getenv("STRATA_PROBE_DUMP");
-    if (!dump) continue;
-    coefs();
-    apply();
-    CHECK_CUDA(cudaStreamSynchronize(st));
-    std::vector<char> out(c * plane * es);
-    CHECK_CUDA(cudaMemcpy(out.data(), dq, out.size(), cudaMemcpyDeviceToHost));
-    char name[256];
-    std::snprintf(name, sizeof name, "%s/q_%s_%s_%d.bin", dump, tag, half ? "fp16" : "fp32",
-                  colour);
-    FILE* f = std::fopen(name, "wb");
-    if (!f || std::fwrite(out.data(), 1, out.size(), f) != out.size()) {
-      std::printf("cannot write %s\n", name);
-      return 1;
+    if (const char* dump = std::getenv("STRATA_PROBE_DUMP")) {
+      coefs();
+      apply();
+      CHECK_CUDA(cudaStreamSynchronize(st));
+      if (!write_raw(dump, tag, half, colour, dq, c * plane * es)) return 1;
     }
-    std::fclose(f);
+    CHECK_CUDA(cudaFree(dcoef));
   }
   const float tb = median_us([&] { CHECK_KERNEL(box_mean(P, B, r, st)); }, st);
   std::printf("%s %s box %.1f us\n", tag, half ? "fp16" : "fp32", tb);

@@ -86,7 +86,7 @@ bool supports(const torch::Tensor& x, const torch::Tensor& guide, int radius) {
     return t.is_cuda() && t.dim() == 4 && t.device() == x.device() && kernel_dtype(t) &&
            !records_grad(t) && t.size(2) < (1 << 30) && t.size(3) < (1 << 30) && int_offsets(t);
   };
-  // The guided filter's coefficient planes hold up to 4 values per input value.
+  // The guided filter's coefficients are up to 4 floats per input value.
   return fused_enabled && radius <= cuda::kMaxRadius && ok(x) && (!guide.defined() || ok(guide)) &&
          x.size(0) * x.size(1) < 65536 && x.numel() < std::numeric_limits<int>::max() / 4;
 }

@@ -17,7 +17,8 @@ std::atomic<Schedule> schedule{Schedule::Auto};
 /// schedule allows), else by the sweep.
 template <class Op>
 const char* run(const Op& op, int slices, int height, int width, int r, cudaStream_t s) {
-  const int rows = schedule.load() == Schedule::Sweep ? 0 : tile_rows<Op>(r);
+  const int rows =
+      schedule.load() == Schedule::Sweep ? 0 : tile_rows<Op>(r, max_block_shared_memory());
   if (rows > 0) return tile(op, slices, height, width, r, rows, s);
   return sweep(op, slices, height, width, r, s);
 }

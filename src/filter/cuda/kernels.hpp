@@ -41,11 +41,11 @@ const char* box_mean(const Tensor4& in, const Tensor4& out, int radius, void* st
 /// Guided-filter coefficients (He et al. 2010 Eq. 5-6 / 14-15) of input p (N×C×H×W) and guide g.
 /// colour = false: gray model, guide channel (Cg == 1 ? 0 : c) guides input channel c, and a
 /// pixel's coefficients are (a, b); colour = true: g has 3 channels and they are (a_0, a_1, a_2,
-/// b). coef is an N×C×H×W view of float32 P-tuples (P = 2 or 4, strides in floats, the last one P,
-/// 4P-byte aligned): the pixel's coefficients are the P floats from its element on (packed, so the
-/// apply stage copies them at once).
-/// The regulariser is `eps`, or the per-pixel float32 map `reg` (N×1×H×W, or N×Cg×H×W in the gray
-/// model) when reg.data is not null (the weighted guided filter's λ/Γ).
+/// b). coef is an N×C×H×W view of float32 P-tuples (P = 2 or 4; strides in floats, all
+/// multiples of P, the last one P; data 4P-byte aligned): the pixel's coefficients are the P floats
+/// from its element on (packed, so the apply stage copies them at once). The regulariser is `eps`,
+/// or the per-pixel float32 map `reg` (N×1×H×W, or N×Cg×H×W in the gray model) when reg.data is not
+/// null (the weighted guided filter's λ/Γ).
 const char* guided_coefficients(const Tensor4& p, const Tensor4& g, const Tensor4& reg, float eps,
                                 int radius, bool colour, const Tensor4& coef, void* stream);
 

@@ -16,7 +16,8 @@
 // center_value(slice, k, y, x)); kRecentFirst (the tile walks its blocks in the order that finds
 // the previous kernel's output in L2, tile.cuh); kInterleaved (the tile keeps a pixel's other raw
 // values side by side in shared memory, not in planes); kPacked (with kInterleaved: they are
-// consecutive float32 elements from address(slice, 0, y, x), so the tile copies them at once);
+// consecutive float32 elements from address(slice, 0, y, x), 4·kHaloed-byte aligned, so the tile
+// copies them at once);
 // kRun (the tile's horizontal run length, 8 or 16 columns); slice(z) decoding slice z into a
 // Slice; raw(slice, y, x, v[R]) reading the R raw values of pixel (y, x); quantities(v[R], q[K])
 // computing the K quantities to average from them; emit(slice, y, x, mean[K], center[R])
@@ -46,6 +47,22 @@ struct SharedMemoryLimit {
   static constexpr int kDevices = 16;
   std::atomic<std::size_t> bytes[kDevices] = {};
 };
+
+/// The most dynamic shared memory a block may opt in to on the current device (48 KB if unknown),
+/// queried once per device.
+inline std::size_t max_block_shared_memory() {
+  static std::atomic<int> bytes[SharedMemoryLimit::kDevices] = {};
+  int device = 0;
+  if (cudaGetDevice(&device) != cudaSuccess || device < 0 || device >= SharedMemoryLimit::kDevices)
+    return 48 * 1024;
+  int b = bytes[device].load();
+  if (b == 0) {
+    if (cudaDeviceGetAttribute(&b, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) != cudaSuccess)
+      b = 48 * 1024;
+    bytes[device] = b;
+  }
+  return static_cast<std::size_t>(b);
+}
 
 /// Lets `kernel` launch with `bytes` of dynamic shared memory on the current device: raises its
 /// limit past the 48 KB default only when `limit` records less for this device, so the driver is

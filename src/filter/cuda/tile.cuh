@@ -32,8 +32,8 @@ constexpr int kTileThreads = 256;  // threads per block
 constexpr int kTileLoads = 8;      // pixels per thread in flight in step 1 (16: slower)
 constexpr int kTileMaxRadius = 16;
 
-/// Shared-memory floats of one block: raw planes (odd row stride: conflict-free column walks)
-/// and horizontal sums (row stride 33).
+/// Shared-memory floats of one block: raw values (planes, or interleaved per pixel; odd row stride:
+/// conflict-free column walks) and horizontal sums (row stride 33).
 __host__ __device__ constexpr int tile_raw_stride(int r) { return (kTileWidth + 2 * r) | 1; }
 
 /// Raw values staged with the tile's border (the first R - kCenter); the last Op::kCenter are
@@ -206,7 +206,7 @@ __global__ void __launch_bounds__(kTileThreads)
   extern __shared__ __align__(16) float tile_shared[];  // packed raw values: 8- or 16-byte copies
   const int staged_rows = rows + 2 * r, staged_cols = W + 2 * r, stride = tile_raw_stride(r);
   const int raw_plane = staged_rows * stride, sum_plane = staged_rows * HS;
-  float* raw = tile_shared;                             // kHaloed × staged_rows × stride
+  float* raw = tile_shared;  // kHaloed × staged_rows × stride floats, planar or interleaved
   float* hsum = tile_shared + kHaloed<Op> * raw_plane;  // K × staged_rows × HS
   float* center_raw = hsum + K * sum_plane;             // kCenter × rows × W
   // The tile's column, row and slice (see tile() for the recent-first order).
@@ -294,12 +294,15 @@ __global__ void __launch_bounds__(kTileThreads)
 /// blocks of 32 rows beat three of 16 and one of 64 (59 against 67 and 67 µs on an H100); one
 /// block of the colour guide's quantities per multiprocessor beat two blocks of one input channel
 /// each.
+/// Only tiles within what the device lets a block use (max_bytes) count: 99 KB on some GPUs.
 template <class Op>
-int tile_rows(int r) {
+int tile_rows(int r, std::size_t max_bytes) {
   if (r > kTileMaxRadius) return 0;
   for (const std::size_t kb : {110, 200})
-    for (const int rows : {64, 32, 16})
-      if (tile_floats<Op>(r, rows) * sizeof(float) <= kb * 1024) return rows;
+    for (const int rows : {64, 32, 16}) {
+      const std::size_t bytes = tile_floats<Op>(r, rows) * sizeof(float);
+      if (bytes <= kb * 1024 && bytes <= max_bytes) return rows;
+    }
   return 0;
 }
 
@@ -311,7 +314,7 @@ const char* tile(const Op& op, int slices, int height, int width, int r, int row
   static SharedMemoryLimit limit;  // per Op type
   if (const char* error = allow_shared_memory(tile_kernel<Op>, bytes, limit)) return error;
   // Blocks start in about grid order (x fastest). An Op with kRecentFirst reads what the kernel
-  // before it wrote (the apply stage, the coefficient planes): it walks the tiles bottom-up with
+  // before it wrote (the apply stage, the coefficients): it walks the tiles bottom-up with
   // the slices of a tile side by side, so it first reads the rows written last, still in L2
   // (measured on an H100 at 1080p, r = 8: gray-guide filter 111.6 → 108.4 µs, colour guide
   // 274 → 267 µs).
