@@ -72,7 +72,7 @@ void add_fit_flags(CLI::App* sub, FitFlags& f) {
       ->check(CLI::IsMember({"decoder", "dip", "deep-decoder"}));
   sub->add_option("--lambda", f.lambda,
                   "Lipschitz bound λ (0: the task's default: denoise 1.6-1.2 from the noise level "
-                  "estimated in the image, deblock and sr 1.4, inpaint 1.6, enhance 1.0; --net "
+                  "estimated in the image, deblock 1.8, sr 1.4, inpaint 1.6, enhance 1.0; --net "
                   "decoder only)");
   sub->add_option("--upsampling", f.upsampling, "bilinear | gaussian (--net decoder only)")
       ->check(CLI::IsMember({"bilinear", "gaussian"}));

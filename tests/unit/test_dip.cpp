@@ -489,6 +489,15 @@ TEST(DipRestore, DenoisingLambdaFollowsTheNoiseLevel) {
     EXPECT_DOUBLE_EQ(given.lambda, 1.3);
     EXPECT_EQ(given.noise_sigma, 0.0);
   }
+  for (const auto& [task, lambda] : {std::pair{train::RestoreTask::Deblock, 1.8},
+                                     std::pair{train::RestoreTask::Enhance, 1.0}}) {
+    train::RestoreOptions o;  // the other tasks' fixed defaults, nothing estimated
+    o.task = task;
+    o.max_iterations = 1;
+    const auto r = train::dip_restore(clean, o);
+    EXPECT_DOUBLE_EQ(r.lambda, lambda);
+    EXPECT_EQ(r.noise_sigma, 0.0);
+  }
   train::RestoreOptions o;  // under 3×3 pixels: a clear error, not one from a measure
   o.max_iterations = 1;
   try {

@@ -54,7 +54,7 @@ struct RestoreOptions {
   /// unset: the network's default (Original 1/30, the others 0).
   std::optional<double> input_noise;
   /// Decoder only: the Lipschitz bound; 0: the task's default (denoise: denoise_lambda of the
-  /// noise σ estimated from the image; deblock and sr 1.4, inpainting 1.6, enhance 1.0).
+  /// noise σ estimated from the image; deblock 1.8, sr 1.4, inpainting 1.6, enhance 1.0).
   double lambda = 0.0;
   models::Upsampling upsampling = models::Upsampling::Bilinear;  ///< Decoder only
   /// Decoder only, Gaussian upsampling: σ per level (5 values) or one for every level; empty:
