@@ -12,6 +12,7 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 
+#include "../core/kernel_support.hpp"
 #include "cuda/stop_measures.hpp"
 #endif
 
@@ -97,8 +98,7 @@ torch::Tensor kernel_measures(const torch::Tensor& image) {
   const char* error = cuda::stop_measures(x.data_ptr<float>(), static_cast<int>(x.size(0)), h, w,
                                           scratch.data_ptr(), out.data_ptr<double>(),
                                           c10::cuda::getCurrentCUDAStream().stream());
-  check(error == nullptr, "",
-        std::string("stop measures: CUDA kernel failed: ") + (error ? error : ""));
+  check_launch(error, "stop measures");
   return out;
 #else
   (void)image;

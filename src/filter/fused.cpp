@@ -75,10 +75,6 @@ cuda::Tensor4 describe(const torch::Tensor& t) {
 
 void* current_stream() { return c10::cuda::getCurrentCUDAStream().stream(); }
 
-void check_launch(const char* error, const char* what) {
-  check(error == nullptr, "", std::string(what) + ": CUDA kernel failed: " + (error ? error : ""));
-}
-
 }  // namespace
 
 bool supports(const torch::Tensor& x, const torch::Tensor& guide, int radius) {

@@ -452,7 +452,8 @@ torch::Tensor mean_norm_act_pointwise(const torch::Tensor& y, const torch::Tenso
                                       const torch::Tensor& bias, bool add_into_grad) {
   check_mean_norm(y, beta, "mean_norm_act_pointwise");
   check_pointwise(y, weight, bias, "mean_norm_act_pointwise");
-  if (mean_act_pad_kernels(y, beta, 0, false) && pointwise_conv_kernels(y, weight, bias))
+  // One launch shape, the pointwise kernels' (mean_act_pad's row limits do not apply).
+  if (beta.is_cuda() && pointwise_conv_kernels(y, weight, bias))
     return MeanActPointwise::apply(y, beta, weight, bias, slope, add_into_grad);
   return pointwise_conv(mean_norm_act_pad(y, beta, slope, 0, false, add_into_grad), weight, bias);
 }

@@ -11,6 +11,7 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 
+#include "../core/kernel_support.hpp"
 #include "cuda/adam_kernel.hpp"
 #endif
 
@@ -112,7 +113,7 @@ bool Adam::fused_step(const std::vector<torch::Tensor>& grads) {
       reinterpret_cast<const cuda::AdamChunk*>(base + 5 * tensors), static_cast<int>(chunks),
       t_device_.defined() ? t_device_.data_ptr<double>() : nullptr, static_cast<double>(t_),
       {lr_, beta1_, beta2_, eps_}, c10::cuda::getCurrentCUDAStream().stream());
-  check(error == nullptr, "", std::string("Adam: CUDA kernel failed: ") + (error ? error : ""));
+  check_launch(error, "Adam");
   return true;
 #else
   (void)grads;

@@ -108,6 +108,8 @@ TEST(DipBenchmark, CliRunsASubsetAndRejectsBadInput) {
   const auto s = nlohmann::json::parse(sr.out);  // on Y as the thesis's tables: luma_psnr
   EXPECT_GT(s["input_luma_psnr"].get<double>(), 20.0);
   EXPECT_EQ(s["luma_psnr"], s["rows"][0]["luma_psnr"]);
+  EXPECT_GT(s["rows"][0]["luma_psnr"].get<double>(), 10.0);  // set, and on Y, not the RGB PSNR
+  EXPECT_NE(s["rows"][0]["luma_psnr"], s["rows"][0]["psnr"]);
   const auto bad = testing::run_strata(
       {"eval", "restore", "denoise", "--images", dir.file("missing"), "--max-iters", "2"});
   EXPECT_NE(bad.exit_code, 0);

@@ -228,6 +228,9 @@ void expect_mean_act_pad(const torch::Device& device, torch::ScalarType dtype, b
         // the reference starts from the same rounded input
         auto ry = y.detach().to(torch::kCPU, torch::kFloat64).contiguous().requires_grad_(true);
         auto rb = beta.detach().to(torch::kCPU, torch::kFloat64).requires_grad_(true);
+        // β.grad holds a value already: "added into" must add, not overwrite
+        beta.mutable_grad() = torch::full({c}, 0.5, beta.options());
+        rb.mutable_grad() = torch::full({c}, 0.5, rb.options());
         const auto expected = reference_mean_act_pad(ry, rb, 0.01, pad, upsample);
         const std::string what = std::string(device.is_cuda() ? "cuda " : "cpu ") +
                                  c10::toString(dtype) + (channels_last ? " cl" : "") + " N " +
@@ -354,6 +357,8 @@ void expect_mean_act_pointwise(const torch::Device& device, torch::ScalarType dt
     return v;
   };
   auto fused = leaves(false), ref = leaves(true);
+  for (auto* leaf : {&fused[1], &ref[1]})  // β.grad holds a value already: added to, not replaced
+    leaf->mutable_grad() = torch::full({c}, 0.5, leaf->options());
   const auto out = mean_norm_act_pointwise(fused[0], fused[1], 0.01, fused[2], fused[3], n == 1);
   const auto want = expected(ref[0], ref[1], ref[2], ref[3]);
   const std::string what = c10::toString(dtype) + std::string(" N ") + std::to_string(n) + " C " +

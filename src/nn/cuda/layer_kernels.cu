@@ -180,7 +180,8 @@ __device__ __forceinline__ float up_weight(int u, int i, int n) {
 
 // The (scale, offset) pairs of V channels (a: the first, 16-byte aligned; null: the identity),
 // loaded once per thread into registers: read per pixel, these loads took most of the L1 traffic
-// of the passes (a warp's 32 channel groups span 1 KB of pairs against 256 bytes of pixel data).
+// of the passes (with 16-bit values a warp's 32 channel groups span 1 KB of pairs against 256
+// bytes of pixel data).
 template <int V>
 __device__ __forceinline__ void load_affine(const float* a, float2 (&out)[V]) {
   static_assert(V % 2 == 0, "pairs of pairs");
@@ -467,7 +468,8 @@ __global__ void __launch_bounds__(kThreads, 4)  // 4 blocks per SM: at most 64 r
 // (16 taps per pixel) 17.8 / 30.2 / 72.1 against 19.6 / 19.8 / 22.9. Hence the limits below (the
 // 64×44 backward figures, 2,816 pixels, come from a build whose threads held more gradients
 // than kSmallPixels = 2 allows: the one-launch backward now stops at 1,024 pixels, between the
-// sizes where it won and where the two paths were level).
+// sizes where it won and where the two paths were level). These figures predate 081a9e0, which
+// made the three-kernel forward faster; the crossovers were not measured again since.
 constexpr int kSmallThreads = 512, kSmallPixels = 2;
 constexpr int kSmallForward = 4096, kSmallForwardUp = 1024;  // pixels
 constexpr int kSmallBackward = kSmallThreads * kSmallPixels, kSmallBackwardUp = 256;
