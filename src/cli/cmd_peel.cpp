@@ -57,13 +57,15 @@ void run_peel(Context& ctx, const PeelCommand& c) {
   if (c.precision != "fp32") {
     check(device.is_cuda(), "", "--precision " + c.precision + " needs a CUDA device");
     options.dtype = c.precision == "fp16" ? torch::kFloat16 : torch::kBFloat16;
-    // channels-last: 24 ms per 1080p recurrence against 48 ms in NCHW (docs/benchmarks.md)
-    options.channels_last = true;
-    if (!guider.is_empty()) {
-      guider->to(options.dtype);
-      nn::to_channels_last(*guider);
-    }
+    if (!guider.is_empty()) guider->to(options.dtype);
     peeler->to(options.dtype);
+  }
+  // channels-last on CUDA: strata's fused kernels and cuDNN's NHWC convolutions (1080p on an
+  // H100: fp32 31.5 ms per recurrence against 66.2 in NCHW, fp16 16.5 against 47.7;
+  // docs/benchmarks.md)
+  if (device.is_cuda()) {
+    options.channels_last = true;
+    if (!guider.is_empty()) nn::to_channels_last(*guider);
     nn::to_channels_last(*peeler);
   }
   // Tiled, the image and every activation stay in host memory; only tiles go to the device.

@@ -11,6 +11,8 @@
 #include "strata/core/error.hpp"
 #include "strata/filter/common.hpp"
 #include "strata/nn/layers.hpp"
+#include "strata/nn/layout.hpp"
+#include "strata/nn/residual.hpp"
 #include "testing.hpp"
 
 namespace strata::nn {
@@ -158,6 +160,60 @@ TEST(NnLayers, ForwardFusedEqualsPlainForward) {
       auto x = torch::randn({1, 4, 20, 23}).to(device);
       if (cl) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
       EXPECT_LE(max_abs_diff(forward_fused(s, x), s->forward(x)), 1e-4);
+    }
+  }
+}
+
+// Every module's own forward in turn, residual connections as x + block(x): nothing fused.
+torch::Tensor plain_forward(torch::nn::Sequential& s, torch::Tensor x) {
+  for (auto& m : *s) {
+    if (auto* r = dynamic_cast<ResidualImpl*>(m.ptr().get()))
+      x = x + plain_forward(r->block(), x);
+    else
+      x = m.forward(x);
+  }
+  return x;
+}
+
+// A HIPe-like stack: biases before instance norms (left out by the fused path), both residual
+// tails (instance norm; convolution with a bias, carried by the skip's pass), a transposed
+// convolution, and 6 input channels (padded to 8 for cuDNN in 16 bits). Fused against plain in
+// float32 on every device and layout, and in float16 channels-last against float32.
+TEST(NnLayers, ForwardFusedFoldsBiasesAndResiduals) {
+  torch::manual_seed(6);
+  namespace tnn = torch::nn;
+  const auto conv = [](int in, int out, int dilation, int padding) {
+    return tnn::Conv2d(tnn::Conv2dOptions(in, out, 3).dilation(dilation).padding(padding));
+  };
+  tnn::Sequential s(conv(6, 8, 1, 1), InstanceNorm(), tnn::ReLU(),
+                    Residual(tnn::Sequential(ReflectionPad(2), conv(8, 8, 2, 0), InstanceNorm(),
+                                             tnn::ReLU(), ReflectionPad(1), conv(8, 8, 1, 0))),
+                    Residual(tnn::Sequential(conv(8, 8, 2, 2), InstanceNorm(), tnn::ReLU(),
+                                             conv(8, 8, 2, 2), InstanceNorm())),
+                    tnn::ConvTranspose2d(tnn::ConvTranspose2dOptions(8, 8, 4).stride(2).padding(1)),
+                    InstanceNorm(), tnn::LeakyReLU(tnn::LeakyReLUOptions().negative_slope(0.2)),
+                    conv(8, 3, 1, 1));
+  for (auto& p : s->parameters()) p.data().uniform_(-0.5, 0.5);  // biases far from 0
+  torch::NoGradGuard no_grad;
+  const auto x0 = torch::rand({2, 6, 20, 22});
+  for (const auto& device : devices()) {
+    s->to(device, torch::kFloat32);
+    for (const bool cl : {false, true}) {
+      auto x = x0.to(device);
+      if (cl) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+      const auto reference = plain_forward(s, x);
+      const double scale = reference.abs().max().item<double>();
+      // cuDNN rounds float32 convolutions' inputs to TF32 (10-bit mantissa) by default, so the
+      // fused path's last-bit differences reach ~1e-4 of the values after a few layers there
+      EXPECT_LE(max_abs_diff(forward_fused(s, x), reference),
+                (device.is_cuda() ? 1e-3 : 1e-5) * scale)
+          << device << " cl " << cl << " scale " << scale;
+      if (!device.is_cuda() || !cl) continue;
+      s->to(device, torch::kFloat16);
+      to_channels_last(*s);
+      const auto half = forward_fused(s, x.to(torch::kFloat16)).to(torch::kFloat32);
+      EXPECT_LE(max_abs_diff(half, reference), 3e-2 * scale);
+      s->to(device, torch::kFloat32);
     }
   }
 }

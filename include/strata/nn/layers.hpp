@@ -88,16 +88,31 @@ TORCH_MODULE(ReflectionPad);
 /// stride 2, padding 1.
 bool on_stride_grid(const torch::nn::ConvTranspose2dImpl& conv);
 
-/// conv->forward(x). On the CPU without autograd, a transposed convolution on_stride_grid runs as
-/// stride² ordinary convolutions, one per output phase with that phase's taps (2×2 for the peeler),
-/// interleaved: LibTorch's CPU transposed convolution goes through the system BLAS (1.5 s for the
-/// peeler's layer at 481×321 with Debian's reference BLAS) where oneDNN runs the equivalent
-/// convolution.
-torch::Tensor conv_transpose(torch::nn::ConvTranspose2dImpl& conv, const torch::Tensor& x);
+/// conv->forward(x), without the bias when `with_bias` is false (inference only: with autograd it
+/// is always conv->forward). On the CPU without autograd, a transposed convolution on_stride_grid
+/// runs as stride² ordinary convolutions, one per output phase with that phase's taps (2×2 for the
+/// peeler), interleaved: LibTorch's CPU transposed convolution goes through the system BLAS (1.5 s
+/// for the peeler's layer at 481×321 with Debian's reference BLAS) where oneDNN runs the
+/// equivalent convolution.
+torch::Tensor conv_transpose(torch::nn::ConvTranspose2dImpl& conv, const torch::Tensor& x,
+                             bool with_bias = true);
+
+/// conv->forward(x) for zero-padded convolutions without autograd, without the bias when
+/// `with_bias` is false; 16-bit channels-last CUDA inputs with C % 8 != 0 (one group) get zero
+/// channels up to a multiple of 8 (with zero weights), which cuDNN runs 3× faster.
+torch::Tensor conv_forward(torch::nn::Conv2dImpl& conv, const torch::Tensor& x,
+                           bool with_bias = true);
 
 /// sequence->forward(x), with every run InstanceNorm [→ ReLU | LeakyReLU] [→ ReflectionPad] done
-/// by one instance_norm_act_pad (one pass over the activation on CUDA channels-last inference)
-/// and transposed convolutions by conv_transpose; the same result as the plain forward.
+/// by one instance_norm_act_pad (one pass over the activation on CUDA channels-last inference),
+/// convolutions by conv_forward and transposed convolutions by conv_transpose, leaving out (in
+/// inference) the bias of those right before an instance norm, which cancels it; the same result
+/// as the plain forward up to rounding.
 torch::Tensor forward_fused(torch::nn::Sequential& sequence, const torch::Tensor& x);
+
+/// x + forward_fused(block, x). For CUDA channels-last inference on strata's kernels, a block that
+/// ends in an instance norm or in a convolution with a bias adds x in the same pass as that norm
+/// (or bias).
+torch::Tensor residual_forward(torch::nn::Sequential& block, const torch::Tensor& x);
 
 }  // namespace strata::nn

@@ -19,7 +19,7 @@ class ResidualImpl : public torch::nn::Module {
   explicit ResidualImpl(torch::nn::Sequential block)
       : block_(register_module("block", std::move(block))) {}
 
-  torch::Tensor forward(const torch::Tensor& x) { return x + forward_fused(block_, x); }
+  torch::Tensor forward(const torch::Tensor& x) { return residual_forward(block_, x); }
 
   torch::nn::Sequential& block() { return block_; }
 

@@ -204,31 +204,34 @@ __device__ __forceinline__ void normalize_act(float (&v)[V], const float2 (&a)[V
   }
 }
 
-// One thread per output pixel and channel group: reads the reflected source pixel, normalises
-// with the plane's (scale, offset), applies the leaky activation and stores.
-template <class T>
+// One thread per output pixel and group of V channels, a grid row per output row (grid-strided
+// over sample · (h + 2pad) rows, so the index arithmetic stays 32-bit): reads the reflected source
+// pixel, normalises it with its plane's (scale, offset), applies the leaky activation, adds the
+// residual's same source pixel when there is one, and stores.
+template <class T, int V>
 __global__ void normalize_pad_kernel(const T* __restrict__ x, const float* __restrict__ affine,
-                                     int h, int w, int c, float slope, int pad, T* __restrict__ out,
-                                     std::int64_t total) {
-  const int groups = c / kVec, ho = h + 2 * pad, wo = w + 2 * pad;
-  std::int64_t cached = -1;  // the (sample, group) whose pairs are in a
-  float2 a[kVec];
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
-    const int g = static_cast<int>(i % groups);
-    const std::int64_t pixel = i / groups;
-    const int ox = static_cast<int>(pixel % wo), oy = static_cast<int>((pixel / wo) % ho);
-    const int n = static_cast<int>(pixel / (static_cast<std::int64_t>(wo) * ho));
-    const int sy = reflect(oy - pad, h), sx = reflect(ox - pad, w);
-    float v[kVec];
-    load(x + ((static_cast<std::int64_t>(n) * h + sy) * w + sx) * c + g * kVec, v);
-    const std::int64_t key = static_cast<std::int64_t>(n) * c + g * kVec;
-    if (key != cached) {
-      load_affine(affine != nullptr ? affine + key * 2 : nullptr, a);
-      cached = key;
-    }
+                                     const T* __restrict__ residual, int n, int h, int w, int c,
+                                     float slope, int pad, T* __restrict__ out) {
+  const int groups = c / V, ho = h + 2 * pad, wo = w + 2 * pad;
+  const int j = blockIdx.x * blockDim.x + threadIdx.x;
+  if (j >= wo * groups) return;
+  const int g = j % groups, ox = j / groups, sx = reflect(ox - pad, w);
+  for (int row = blockIdx.y; row < n * ho; row += gridDim.y) {
+    const int s = row / ho, sy = reflect(row - s * ho - pad, h);
+    const std::int64_t source = ((static_cast<std::int64_t>(s) * h + sy) * w + sx) * c + g * V;
+    float v[V];
+    load(x + source, v);
+    float2 a[V];
+    load_affine(
+        affine != nullptr ? affine + (static_cast<std::int64_t>(s) * c + g * V) * 2 : nullptr, a);
     normalize_act(v, a, slope);
-    store(out + pixel * c + g * kVec, v);
+    if (residual != nullptr) {
+      float r[V];
+      load(residual + source, r);
+#pragma unroll
+      for (int k = 0; k < V; ++k) v[k] += r[k];
+    }
+    store(out + (static_cast<std::int64_t>(row) * wo + ox) * c + g * V, v);
   }
 }
 
@@ -829,11 +832,6 @@ void subtract_means(T* grad, const double* sums, const Nhwc& y, cudaStream_t s) 
       <<<grid, kThreads, 0, s>>>(grad, sums, hw, c, pixels_per_block(hw, y.n, c, kGradBlocks));
 }
 
-// Grid-stride launch size for `total` items.
-unsigned elementwise_blocks(std::int64_t total) {
-  return static_cast<unsigned>(std::min<std::int64_t>((total + kThreads - 1) / kThreads, 1 << 20));
-}
-
 template <class T>
 const char* plane_affine_typed(const Nhwc& x, float eps, const float* beta, float* partials,
                                float* affine, cudaStream_t s) {
@@ -853,14 +851,25 @@ const char* plane_affine_typed(const Nhwc& x, float eps, const float* beta, floa
   return launched();
 }
 
-// act(affine(x)) padded into out; affine null: act(x) only.
+// act(affine(x)) (+ residual) padded into out; affine null: act(x) only. 16-byte accesses
+// where the channels allow them.
 template <class T>
-const char* normalize_pad_typed(const Nhwc& x, const float* affine, float slope, int pad,
-                                const Nhwc& out, cudaStream_t s) {
-  const std::int64_t total = out.n * out.h * out.w * (out.c / kVec);
-  normalize_pad_kernel<T><<<elementwise_blocks(total), kThreads, 0, s>>>(
-      static_cast<const T*>(x.data), affine, static_cast<int>(x.h), static_cast<int>(x.w),
-      static_cast<int>(x.c), slope, pad, static_cast<T*>(out.data), total);
+const char* normalize_pad_typed(const Nhwc& x, const float* affine, const void* residual,
+                                float slope, int pad, const Nhwc& out, cudaStream_t s) {
+  constexpr int kWide = 16 / sizeof(T);
+  const auto launch = [&](auto kernel, int v) {
+    const int per_row = static_cast<int>(out.w * (out.c / v));
+    const dim3 grid((per_row + kThreads - 1) / kThreads,
+                    static_cast<unsigned>(std::min<std::int64_t>(out.n * out.h, 65535)));
+    kernel<<<grid, kThreads, 0, s>>>(static_cast<const T*>(x.data), affine,
+                                     static_cast<const T*>(residual), static_cast<int>(x.n),
+                                     static_cast<int>(x.h), static_cast<int>(x.w),
+                                     static_cast<int>(x.c), slope, pad, static_cast<T*>(out.data));
+  };
+  if (kWide > kVec && x.c % kWide == 0)
+    launch(normalize_pad_kernel<T, kWide>, kWide);
+  else
+    launch(normalize_pad_kernel<T, kVec>, kVec);
   return launched();
 }
 
@@ -1074,10 +1083,11 @@ const char* plane_affine(const Nhwc& x, float eps, const float* beta, float* par
   });
 }
 
-const char* normalize_pad(const Nhwc& x, const float* affine, float slope, int pad, const Nhwc& out,
-                          void* stream) {
+const char* normalize_pad(const Nhwc& x, const float* affine, const void* residual, float slope,
+                          int pad, const Nhwc& out, void* stream) {
   return dispatch(x.scalar, [&](auto t) {
-    return normalize_pad_typed<decltype(t)>(x, affine, slope, pad, out, as_stream(stream));
+    return normalize_pad_typed<decltype(t)>(x, affine, residual, slope, pad, out,
+                                            as_stream(stream));
   });
 }
 

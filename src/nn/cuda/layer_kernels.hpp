@@ -38,11 +38,12 @@ std::int64_t plane_partials_floats(const Nhwc& x);
 const char* plane_affine(const Nhwc& x, float eps, const float* beta, float* partials,
                          float* affine, void* stream);
 
-/// out = act(x · scale + offset) with the planes' (scale, offset) from plane_affine (or x itself
-/// when affine is null), written reflect-padded by `pad` (out is N×(H+2pad)×(W+2pad)×C, same
-/// scalar); act(v) = v for v > 0, slope · v otherwise (slope 1: none, 0: ReLU).
-const char* normalize_pad(const Nhwc& x, const float* affine, float slope, int pad, const Nhwc& out,
-                          void* stream);
+/// out = act(x · scale + offset) + r with the planes' (scale, offset) from plane_affine (or x
+/// itself when affine is null) and r the same pixel of `residual` (x's shape and scalar; 0 when
+/// null), written reflect-padded by `pad` (out is N×(H+2pad)×(W+2pad)×C, same scalar);
+/// act(v) = v for v > 0, slope · v otherwise (slope 1: none, 0: ReLU).
+const char* normalize_pad(const Nhwc& x, const float* affine, const void* residual, float slope,
+                          int pad, const Nhwc& out, void* stream);
 
 /// The DIP decoder's step after a convolution (forward): out = pad(up(act(y − mean(y) + β))) with
 /// β float32 per channel, act as in normalize_pad, up a ×2 bilinear upsampling (align_corners
