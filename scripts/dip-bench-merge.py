@@ -12,15 +12,17 @@ import sys
 # One finished image in the log: see run_eval_restore in src/cli/cmd_restore.cpp.
 LOG_ROW = re.compile(r"\[eval restore\] (\S+): input ([\d.]+) dB -> ([\d.]+) dB after (\d+) "
                      r"iterations( \(auto stop\))? \(best ([\d.]+) at (\d+)\), ([\d.]+) s"
-                     r"(?:, on Y ([\d.]+) -> ([\d.]+) dB)?")
+                     r"(?:, on Y ([\d.]+) -> ([\d.]+) dB)?"
+                     r"(?:, λ ([\d.]+)(?: \(noise σ ≈ ([\d.]+)\))?)?")
 
 
 def part_rows(json_path):
-    """The rows and the device of one part, from its JSON or else its log."""
+    """The rows and the run's fields (device, task, network) of one part, from its JSON or else
+    its log (rows only)."""
     try:
         with open(json_path) as f:
             j = json.load(f)
-        return j["rows"], j.get("device", "")
+        return j["rows"], {k: j[k] for k in ("device", "task", "network") if k in j}
     except (OSError, ValueError, KeyError):
         rows = []
         with open(json_path[:-len(".json")] + ".log", errors="replace") as f:
@@ -31,30 +33,33 @@ def part_rows(json_path):
                              "seconds": float(m[8])})
                 if m[9]:  # sr
                     rows[-1].update(degraded_luma_psnr=float(m[9]), luma_psnr=float(m[10]))
-        return rows, ""
+                rows[-1]["lambda"] = float(m[11]) if m[11] else None
+                rows[-1]["noise_sigma"] = float(m[12]) if m[12] else None
+        return rows, {}
 
 
 def merge(out, name, expected):
     part = re.compile(re.escape(name) + r"-(\d+)\.log")  # one log per part started
     skips = sorted(int(m[1]) for m in (part.fullmatch(p) for p in
                                        os.listdir(os.path.join(out, "parts"))) if m)
-    rows, device, seen = [], "", set()
+    rows, fields, seen = [], {}, set()
     for skip in skips:
-        r, d = part_rows(os.path.join(out, "parts", f"{name}-{skip}.json"))
+        r, f = part_rows(os.path.join(out, "parts", f"{name}-{skip}.json"))
         rows += [x for x in r if x["id"] not in seen]
         seen.update(x["id"] for x in r)
-        device = device or d
+        fields = {**f, **fields}  # the first part's that has them
     if not rows:
         return f"{name}: no finished images", False
     n = len(rows)
     mean = lambda k: sum(r[k] for r in rows) / n
-    result = {"command": "eval restore", "run": name, "images": n, "expected_images": expected,
+    result = {"command": "eval restore", "run": name, "task": fields.get("task"),
+              "network": fields.get("network"), "images": n, "expected_images": expected,
               "input_psnr": mean("degraded_psnr"), "psnr": mean("psnr"),
               "best_psnr": mean("best_psnr"), "iterations": mean("iterations"),
               "seconds": mean("seconds"),
               "ms_per_iteration": 1000 * sum(r["seconds"] for r in rows) /
                                   sum(r["iterations"] for r in rows),
-              "rows": rows, "device": device}
+              "rows": rows, "device": fields.get("device", "")}
     if all("luma_psnr" in r for r in rows):  # sr: PSNR on Y as the thesis's tables
         result["input_luma_psnr"] = mean("degraded_luma_psnr")
         result["luma_psnr"] = mean("luma_psnr")

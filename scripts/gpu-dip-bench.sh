@@ -15,8 +15,9 @@
 # ×8 4,000, as the thesis for sr). EXTRA adds `strata eval restore` options to every run (TAG is
 # appended to the file names).
 # Parallel: each run is cut into parts of SHARD images (default: one part per run; `--skip` keeps
-# every image's noise as in one run) and one worker per GPU (GPUS, default: all that nvidia-smi
-# lists) takes the parts in the order given. DEADLINE (seconds from the start, 0 = none) ends the
+# every image's noise as in one run) and one worker per GPU (the GPUs of CUDA_VISIBLE_DEVICES when
+# set, else all that nvidia-smi lists; GPUS: only the first GPUS of them) takes the parts in the
+# order given. DEADLINE (seconds from the start, 0 = none) ends the
 # parts still running then; the images they finished are kept (read from their logs).
 # Writes OUTDIR/<run>.json (the parts merged, `strata eval restore --json` fields), the parts'
 # output in OUTDIR/parts/, and one line per run to OUTDIR/summary.txt.
@@ -33,7 +34,13 @@ fi
 export LD_LIBRARY_PATH="$PWD/.deps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
 start=$(date +%s)
 deadline=${DEADLINE:-0}
-gpus=${GPUS:-$(nvidia-smi --query-gpu=index --format=csv,noheader | wc -l)}
+if [ -n "${CUDA_VISIBLE_DEVICES:-}" ]; then
+  IFS=, read -r -a gpu_ids <<< "$CUDA_VISIBLE_DEVICES"
+else
+  mapfile -t gpu_ids < <(nvidia-smi --query-gpu=index --format=csv,noheader)
+fi
+gpus=${GPUS:-${#gpu_ids[@]}}
+[ "$gpus" -le "${#gpu_ids[@]}" ] || gpus=${#gpu_ids[@]}
 
 # The `eval restore` arguments of one run (without --skip/--limit), one per line.
 run_args() {
@@ -87,6 +94,9 @@ for spec in "$@"; do
   { [ "$count" -eq 0 ] || [ "$count" -gt "$total" ]; } && count=$total
   [ "$count" -gt 0 ] || { echo "$run: no images in $images" >&2; exit 1; }
   name=${run//[:+=]/_}${TAG:-}
+  for seen in "${names[@]}"; do
+    [ "${seen%=*}" != "$name" ] || { echo "$run: given twice (its parts would collide)" >&2; exit 1; }
+  done
   names+=("$name=$count")
   rm -f "$out/parts/$name"-*  # parts of an earlier run under this name
   size=${SHARD:-$count}
@@ -102,8 +112,8 @@ done
 echo 0 > "$out/.next"
 claim() { (flock 9; n=$(< "$out/.next"); echo $((n + 1)) > "$out/.next"; echo "$n") 9> "$out/.lock"; }
 
-worker() {  # $1: the GPU it runs on
-  local i name skip count left
+worker() {  # $1: the GPU it runs on (a CUDA_VISIBLE_DEVICES value)
+  local i name skip count left pid
   while i=$(claim) && [ "$i" -lt "${#parts[@]}" ]; do
     read -r name skip count <<< "${parts[$i]}"
     left=600000
@@ -111,15 +121,22 @@ worker() {  # $1: the GPU it runs on
       left=$((deadline - ($(date +%s) - start)))
       [ "$left" -gt 10 ] || break
     fi
+    # In the background and waited for, so that the trap below can reach it: `timeout` passes
+    # a TERM or INT on to strata.
     # shellcheck disable=SC2086  # the run's arguments hold no spaces
-    CUDA_VISIBLE_DEVICES=$1 timeout --foreground "$left" "$strata" --device cuda --json eval \
+    CUDA_VISIBLE_DEVICES=$1 timeout "$left" "$strata" --device cuda --json eval \
       restore ${part_args[$i]} --skip "$skip" --limit "$count" \
-      > "$out/parts/$name-$skip.json" 2> "$out/parts/$name-$skip.log" ||
+      > "$out/parts/$name-$skip.json" 2> "$out/parts/$name-$skip.log" &
+    pid=$!
+    echo "$pid" >> "$out/.pids"
+    wait "$pid" ||
       echo "$name from image $skip FAILED or cut: $(tail -1 "$out/parts/$name-$skip.log")"
   done
 }
-trap 'kill $(jobs -p) 2> /dev/null' INT TERM
-for ((g = 0; g < gpus; ++g)); do worker "$g" & done
+: > "$out/.pids"
+# INT/TERM: stop the workers and the programs they started.
+trap 'trap - INT TERM; kill $(jobs -p) $(cat "$out/.pids") 2> /dev/null; exit 130' INT TERM
+for ((g = 0; g < gpus; ++g)); do worker "${gpu_ids[g]}" & done
 wait
 # exits non-zero when a run has fewer images than asked for
 python3 scripts/dip-bench-merge.py "$out" "${names[@]}" | tee -a "$out/summary.txt"

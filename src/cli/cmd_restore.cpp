@@ -7,12 +7,14 @@
 #include <cstdio>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <vector>
 
 #include "cli/app.hpp"
 #include "strata/core/error.hpp"
 #include "strata/core/file.hpp"
+#include "strata/eval/metrics.hpp"
 #include "strata/eval/plot.hpp"
 #include "strata/image/codec.hpp"
 #include "strata/train/dip_benchmark.hpp"
@@ -175,14 +177,20 @@ void write_restore_plots(const std::string& path, const train::RestoreResult& r,
 // A positive number, or null where it does not apply (0).
 nlohmann::json optional_number(double v) { return v > 0.0 ? nlohmann::json(v) : nlohmann::json(); }
 
-// ", λ 1.40" and where it came from an estimated noise level, " (noise σ ≈ 24.3)".
-std::string lambda_text(const train::RestoreResult& r) {
-  if (r.lambda <= 0.0) return "";
+// The value, or null where there is none.
+nlohmann::json optional_number(const std::optional<double>& v) {
+  return v ? nlohmann::json(*v) : nlohmann::json();
+}
+
+// ", λ 1.40" and where it came from an estimated noise level, " (noise σ ≈ 24.3)"
+// (scripts/dip-bench-merge.py reads both back from `eval restore` logs).
+std::string lambda_text(double lambda, const std::optional<double>& noise_sigma) {
+  if (lambda <= 0.0) return "";
   char text[64];
-  std::snprintf(text, sizeof text, ", λ %.2f", r.lambda);
+  std::snprintf(text, sizeof text, ", λ %.2f", lambda);
   std::string s = text;
-  if (r.noise_sigma > 0.0) {
-    std::snprintf(text, sizeof text, " (noise σ ≈ %.1f)", r.noise_sigma);
+  if (noise_sigma) {
+    std::snprintf(text, sizeof text, " (noise σ ≈ %.1f)", *noise_sigma);
     s += text;
   }
   return s;
@@ -230,21 +238,26 @@ void run_restore(Context& ctx, const RestoreCommand& c) {
   if (!c.log.empty()) write_log(c.log, r);
   if (!c.plot.empty()) write_restore_plots(c.plot, r, o.reference.defined());
   const double psnr = r.history.empty() ? NAN : r.history.back().psnr;
-  ctx.result({{"command", "restore"},
-              {"task", c.task},
-              {"network", c.fit.net},
-              {"input", c.input},
-              {"output", c.output},
-              {"iterations", r.iterations},
-              {"auto_stopped", r.auto_stopped},
-              {"psnr", std::isnan(psnr) ? nlohmann::json() : nlohmann::json(psnr)},
-              {"lambda", optional_number(r.lambda)},
-              {"noise_sigma", optional_number(r.noise_sigma)},
-              {"device", ctx.device().str()}},
-             "restored in " + std::to_string(r.iterations) + " iterations" +
-                 (r.auto_stopped ? " (automatic stop)" : " (iteration cap)") +
-                 (std::isnan(psnr) ? "" : ", PSNR " + std::to_string(psnr) + " dB") +
-                 lambda_text(r));
+  // super-resolution: also on Y with `scale` border pixels left out, as the thesis's tables
+  const bool luma = o.task == train::RestoreTask::SuperResolution && o.reference.defined();
+  const double luma_psnr = luma ? eval::luma_psnr(r.image, o.reference, o.scale) : NAN;
+  nlohmann::json j = {{"command", "restore"},
+                      {"task", c.task},
+                      {"network", c.fit.net},
+                      {"input", c.input},
+                      {"output", c.output},
+                      {"iterations", r.iterations},
+                      {"auto_stopped", r.auto_stopped},
+                      {"psnr", std::isnan(psnr) ? nlohmann::json() : nlohmann::json(psnr)},
+                      {"lambda", optional_number(r.lambda)},
+                      {"noise_sigma", optional_number(r.noise_sigma)},
+                      {"device", ctx.device().str()}};
+  if (luma) j["luma_psnr"] = luma_psnr;
+  ctx.result(j, "restored in " + std::to_string(r.iterations) + " iterations" +
+                    (r.auto_stopped ? " (automatic stop)" : " (iteration cap)") +
+                    (std::isnan(psnr) ? "" : ", PSNR " + std::to_string(psnr) + " dB") +
+                    (luma ? ", on Y " + std::to_string(luma_psnr) + " dB" : "") +
+                    lambda_text(r.lambda, r.noise_sigma));
 }
 
 struct EvalRestoreCommand {
@@ -301,7 +314,7 @@ void run_eval_restore(Context& ctx, const EvalRestoreCommand& c) {
                  r.id.c_str(), r.degraded_psnr, r.psnr, r.iterations,
                  r.auto_stopped ? " (auto stop)" : "", r.best_psnr, r.best_iteration, r.seconds);
     if (luma) std::fprintf(stderr, ", on Y %.2f -> %.2f dB", r.degraded_luma_psnr, r.luma_psnr);
-    std::fputc('\n', stderr);
+    std::fprintf(stderr, "%s\n", lambda_text(r.lambda, r.noise_sigma).c_str());
   });
   double input = 0, psnr = 0, best = 0, iterations = 0, seconds = 0, input_y = 0, psnr_y = 0;
   nlohmann::json j = nlohmann::json::array();

@@ -93,11 +93,12 @@ Network make_network(const RestoreOptions& o, int channels, std::int64_t h, std:
 
 // The Decoder's λ when none is given; for denoising from the noise level estimated in the
 // degraded image (its σ, 0-255, into noise_sigma).
-double default_lambda(RestoreTask task, const torch::Tensor& degraded, double& noise_sigma) {
+double default_lambda(RestoreTask task, const torch::Tensor& degraded,
+                      std::optional<double>& noise_sigma) {
   switch (task) {
     case RestoreTask::Denoise:
       noise_sigma = 255.0 * eval::estimate_noise_sigma(degraded);
-      return denoise_lambda(noise_sigma);
+      return denoise_lambda(*noise_sigma);
     case RestoreTask::Deblock: return 1.8;  // LIVE1 q 10/20/30: +0.1/+1.0/+1.2 dB over 1.4
     case RestoreTask::Inpaint: return 1.6;
     case RestoreTask::Enhance: return 1.0;

@@ -482,21 +482,22 @@ TEST(DipRestore, DenoisingLambdaFollowsTheNoiseLevel) {
     train::RestoreOptions o;
     o.max_iterations = 1;
     const auto r = train::dip_restore(noisy, o);
-    EXPECT_NEAR(r.noise_sigma, sigma, 0.25 * sigma);  // a small image: a rough estimate
-    EXPECT_DOUBLE_EQ(r.lambda, train::denoise_lambda(r.noise_sigma));
+    ASSERT_TRUE(r.noise_sigma.has_value());
+    EXPECT_NEAR(*r.noise_sigma, sigma, 0.25 * sigma);  // a small image: a rough estimate
+    EXPECT_DOUBLE_EQ(r.lambda, train::denoise_lambda(*r.noise_sigma));
     o.lambda = 1.3;  // given: used as it is, nothing estimated
     const auto given = train::dip_restore(noisy, o);
     EXPECT_DOUBLE_EQ(given.lambda, 1.3);
-    EXPECT_EQ(given.noise_sigma, 0.0);
+    EXPECT_FALSE(given.noise_sigma.has_value());
   }
-  for (const auto& [task, lambda] : {std::pair{train::RestoreTask::Deblock, 1.8},
-                                     std::pair{train::RestoreTask::Enhance, 1.0}}) {
+  for (const auto& [task, lambda] :
+       {std::pair{train::RestoreTask::Deblock, 1.8}, std::pair{train::RestoreTask::Enhance, 1.0}}) {
     train::RestoreOptions o;  // the other tasks' fixed defaults, nothing estimated
     o.task = task;
     o.max_iterations = 1;
     const auto r = train::dip_restore(clean, o);
     EXPECT_DOUBLE_EQ(r.lambda, lambda);
-    EXPECT_EQ(r.noise_sigma, 0.0);
+    EXPECT_FALSE(r.noise_sigma.has_value());
   }
   train::RestoreOptions o;  // under 3×3 pixels: a clear error, not one from a measure
   o.max_iterations = 1;

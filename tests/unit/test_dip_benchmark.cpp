@@ -120,6 +120,35 @@ TEST(DipBenchmark, CliRunsASubsetAndRejectsBadInput) {
   EXPECT_NE(ratio.err.find("hole ratio"), std::string::npos) << ratio.err;
 }
 
+// Each image's λ and the noise level it came from in the per-image log line (what
+// scripts/dip-bench-merge.py reads back from parts cut short), and `restore sr --reference` on Y.
+TEST(DipBenchmark, CliReportsLambdaNoiseAndLumaPsnr) {
+  testing::TempDir dir;
+  make_directories(dir.file("set"));
+  image::write_image(dir.file("set/a.png"), ramp_image(20, 24));
+  const auto log = testing::run_strata({"--device", "cpu", "eval", "restore", "denoise", "--images",
+                                        dir.file("set"), "--max-iters", "1", "--sigma", "25"});
+  ASSERT_EQ(log.exit_code, 0) << log.err;
+  EXPECT_NE(log.err.find("[eval restore] a: "), std::string::npos) << log.err;
+  EXPECT_NE(log.err.find(", λ 1."), std::string::npos) << log.err;
+  EXPECT_NE(log.err.find(" (noise σ ≈ "), std::string::npos) << log.err;
+  const auto reference = ramp_image(20, 24);
+  image::write_image(dir.file("ref.png"), reference);
+  image::write_image(dir.file("low.png"),
+                     reference.unsqueeze(0).view({1, 3, 10, 2, 12, 2}).mean({3, 5}).squeeze(0));
+  const auto sr =
+      testing::run_strata({"--device", "cpu", "-q", "--json", "restore", "sr", dir.file("low.png"),
+                           "-o", dir.file("high.png"), "--scale", "2", "--reference",
+                           dir.file("ref.png"), "--max-iters", "1"});
+  ASSERT_EQ(sr.exit_code, 0) << sr.err;
+  const auto j = nlohmann::json::parse(sr.out);
+  ASSERT_TRUE(j.contains("luma_psnr")) << sr.out;
+  EXPECT_NEAR(j["luma_psnr"].get<double>(),
+              eval::luma_psnr(image::read_image(dir.file("high.png")), reference, 2), 1e-6);
+  EXPECT_NE(j["luma_psnr"], j["psnr"]);
+  EXPECT_EQ(j["noise_sigma"], nullptr);  // nothing estimated for sr
+}
+
 TEST(DipBenchmark, CliSkipKeepsEachImagesNoise) {
   testing::TempDir dir;
   make_directories(dir.file("set"));

@@ -11,6 +11,7 @@
 #include <torch/types.h>
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,7 +43,8 @@ struct DipBenchmarkRow {
   /// sr only, as the thesis's super-resolution tables (eval::luma_psnr, shave = scale): the
   /// restoration's and the bicubic upsampling's PSNR on Y; 0 for the other tasks.
   double luma_psnr = 0, degraded_luma_psnr = 0;
-  double lambda = 0, noise_sigma = 0;  ///< as RestoreResult
+  double lambda = 0;                  ///< as RestoreResult
+  std::optional<double> noise_sigma;  ///< as RestoreResult
 };
 
 /// The degraded observation and the reference the restoration is scored against (both C×H×W in

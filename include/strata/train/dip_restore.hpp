@@ -88,8 +88,9 @@ struct RestoreResult {
   int iterations = 0;
   bool auto_stopped = false;
   std::vector<RestoreProgress> history;
-  double lambda = 0.0;       ///< the Lipschitz bound used (Decoder; 0 for the baselines)
-  double noise_sigma = 0.0;  ///< denoise with the default λ: the estimated σ (0-255) it came from
+  double lambda = 0.0;  ///< the Lipschitz bound used (Decoder; 0 for the baselines)
+  std::optional<double>
+      noise_sigma;  ///< denoise with the default λ: the estimated σ (0-255) it came from
 };
 
 /// The Decoder's default λ for denoising an image whose estimated noise σ (eval::
