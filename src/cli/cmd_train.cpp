@@ -56,6 +56,11 @@ void run_train(Context& ctx, TrainCommand& c, train::HipeStage stage) {
   o.max_seconds = 60.0 * c.max_minutes;
   const std::string name = train::hipe_model_name(stage);
   o.on_progress = progress_printer(ctx, name);
+  if (!ctx.options().quiet && !o.teacher.empty())
+    o.on_teacher = [teacher = o.teacher](std::size_t done, std::size_t total) {
+      std::fprintf(stderr, "[%s teacher] levels of %zu/%zu training images\n", teacher.c_str(),
+                   done, total);
+    };
   o.metadata = {{"training_command", ctx.options().command_line},
                 {"strata_version", runtime_info().strata_version},
                 {"torch_version", runtime_info().torch_version},
@@ -94,7 +99,8 @@ void add_common_options(CLI::App* sub, TrainCommand& c) {
                   "stop after this many minutes with a checkpoint (0: run to the end)");
   sub->add_flag("--resume", o.resume, "continue from OUT/checkpoint.safetensors when present");
   sub->add_option("--teacher", o.teacher,
-                  "supervised mode (Ours-S): targets from mugif, rtv or l0 (l0 is fastest)");
+                  "supervised mode (Ours-S): targets from the levels of this filter (mugif, rtv "
+                  "or l0) of every whole training image, computed when training starts");
   sub->add_option("--teacher-alpha", o.teacher_alpha,
                   "teacher parameter of level 1 (mugif alpha-t, rtv/l0 lambda; 0: its default)");
   sub->add_option("--teacher-eta", o.teacher_eta, "growth of the teacher parameter per level")

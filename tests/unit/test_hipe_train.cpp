@@ -211,6 +211,33 @@ TEST(HipeTrainer, TeacherTargetsSmoothMoreEachLevel) {
   EXPECT_THROW(teacher_targets(batch.images, o), Error);
 }
 
+// Per-image targets (the teacher's levels of whole images) are cut and flipped with their crops.
+TEST(HipeTrainer, PrecomputedTargetsFollowTheCrops) {
+  TinyData d;
+  image::write_image(d.images + "/other.png", torch::rand({3, 36, 52}));  // a batch of its own
+  EdgeDataset data({d.images}, {}, 32);
+  std::size_t reported = 0;
+  data.precompute_targets(
+      [](const torch::Tensor& images) {
+        return std::vector<torch::Tensor>{images * 0.5, 1.0 - images};
+      },
+      2, [&reported](std::size_t done, std::size_t) { reported = done; });
+  EXPECT_EQ(reported, data.size());
+  for (std::int64_t iteration = 0; iteration < 4; ++iteration) {
+    const auto b = data.sample(7, iteration, 3, torch::kCPU);
+    ASSERT_EQ(b.targets.size(), 2u);
+    ASSERT_EQ(b.targets[0].sizes(), b.images.sizes());
+    EXPECT_LE(max_abs_diff(b.targets[0], b.images * 0.5), 1e-3);  // float16 storage
+    EXPECT_LE(max_abs_diff(b.targets[1], 1.0 - b.images), 1e-3);
+  }
+  EXPECT_THROW(data.precompute_targets(
+                   [](const torch::Tensor& images) {
+                     return std::vector<torch::Tensor>{images.narrow(2, 0, 8)};
+                   },
+                   2),
+               Error);
+}
+
 // Supervised mode ("Ours-S") needs no boundary maps.
 TEST(HipeTrainer, SupervisedStagesTrainWithoutBoundaries) {
   TinyData d;

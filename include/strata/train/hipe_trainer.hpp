@@ -30,8 +30,9 @@ struct HipeTrainOptions {
   std::string out_dir;
   std::string guider_weights;  ///< the trained guider (peeler stage)
   /// Supervised mode ("Ours-S"): a strata filter producing the targets I^t_F = F(I^{t-1}_F, α_t)
-  /// with α_{t+1} = η·α_t, computed on each batch (mugif as the paper, rtv or l0; l0 is by far
-  /// the fastest). Empty: unsupervised (guider targets from human boundaries, I^t_F = I).
+  /// with α_{t+1} = η·α_t (mugif as the paper, rtv or l0), computed once per training image on
+  /// the whole image when training starts and cut with each crop. Empty: unsupervised (guider
+  /// targets from human boundaries, I^t_F = I).
   std::string teacher;
   double teacher_alpha = 0.0;  ///< α_1; 0: the teacher's default (mugif α_t, rtv/l0 λ)
   double teacher_eta = 2.0;    ///< η
@@ -47,7 +48,9 @@ struct HipeTrainOptions {
   std::uint64_t seed = 0;
   torch::Device device = torch::kCPU;
   std::function<void(const TrainProgress&)> on_progress;  ///< called every ~2 s and at the end
-  std::map<std::string, std::string> metadata;            ///< extra metadata for the weights file
+  /// Called while the teacher's levels are computed, after each batch of images (done, total).
+  std::function<void(std::size_t, std::size_t)> on_teacher;
+  std::map<std::string, std::string> metadata;  ///< extra metadata for the weights file
 };
 
 struct TrainSummary {
