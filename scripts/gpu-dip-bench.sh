@@ -128,14 +128,23 @@ worker() {  # $1: the GPU it runs on (a CUDA_VISIBLE_DEVICES value)
       restore ${part_args[$i]} --skip "$skip" --limit "$count" \
       > "$out/parts/$name-$skip.json" 2> "$out/parts/$name-$skip.log" &
     pid=$!
-    echo "$pid" >> "$out/.pids"
+    echo "$pid" > "$out/.pid-$1"  # the one run of this worker
     wait "$pid" ||
       echo "$name from image $skip FAILED or cut: $(tail -1 "$out/parts/$name-$skip.log")"
+    rm -f "$out/.pid-$1"
   done
 }
-: > "$out/.pids"
-# INT/TERM: stop the workers and the programs they started.
-trap 'trap - INT TERM; kill $(jobs -p) $(cat "$out/.pids") 2> /dev/null; exit 130' INT TERM
+rm -f "$out"/.pid-*
+# INT/TERM/HUP: stop the workers and the runs they started, then exit 128 + the signal.
+stop() {
+  trap - INT TERM HUP
+  # shellcheck disable=SC2046  # lists of pids
+  kill $(jobs -p) $(cat "$out"/.pid-* 2> /dev/null) 2> /dev/null || true
+  exit "$1"
+}
+trap 'stop 130' INT
+trap 'stop 143' TERM
+trap 'stop 129' HUP
 for ((g = 0; g < gpus; ++g)); do worker "${gpu_ids[g]}" & done
 wait
 # exits non-zero when a run has fewer images than asked for

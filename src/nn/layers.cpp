@@ -699,7 +699,8 @@ torch::Tensor residual_forward(torch::nn::Sequential& block, const torch::Tensor
       return out.defined() ? out : x + instance_norm(y, norm->eps());
     }
     auto* conv = as<torch::nn::Conv2dImpl>(*last);
-    if (conv != nullptr && conv->bias.defined()) {  // x + conv(h) + bias: the bias rides along
+    // x + conv(h) + bias: the bias rides along (conv_forward leaves it out for zero padding only)
+    if (conv != nullptr && conv->bias.defined() && zero_padding(conv->options) != nullptr) {
       const auto y =
           conv_forward(*conv, forward_range(block->begin(), last, block->end(), x), false);
       const auto out = nhwc_residual(x, y, 0.0, conv->bias);

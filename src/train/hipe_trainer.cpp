@@ -135,6 +135,14 @@ struct StepLoss {
   std::vector<torch::Tensor> parts;  // logged after the total
 };
 
+// The batch's precomputed teacher levels (EdgeDataset::precompute_targets), one per level.
+const std::vector<torch::Tensor>& teacher_levels(const Batch& b, const HipeTrainOptions& o) {
+  check(b.targets.size() == static_cast<std::size_t>(o.levels), "",
+        "train: the batch has " + std::to_string(b.targets.size()) + " teacher levels, not " +
+            std::to_string(o.levels));
+  return b.targets;
+}
+
 // Guider targets: the gradients of the teacher's levels (supervised), or the recursion on the
 // input's gradient and the human boundaries (unsupervised).
 StepLoss guider_step(models::HipeGuider& guider, const Batch& b, const HipeTrainOptions& o) {
@@ -143,7 +151,7 @@ StepLoss guider_step(models::HipeGuider& guider, const Batch& b, const HipeTrain
   if (o.teacher.empty())
     targets = guider_targets(b.images, b.edges, o.levels);
   else
-    for (const auto& level : b.targets) targets.push_back(filter::gradient_l1(level));
+    for (const auto& level : teacher_levels(b, o)) targets.push_back(filter::gradient_l1(level));
   return {guider_loss(maps, targets), {}};
 }
 
@@ -162,8 +170,8 @@ StepLoss peeler_step(models::HipeGuider& guider, models::HipePeeler& peeler, con
     outputs.push_back(current);
   }
   // Supervised: the teacher's levels; unsupervised: I^t_F := I (paper §2.3).
-  const auto targets =
-      o.teacher.empty() ? std::vector<torch::Tensor>(outputs.size(), b.images) : b.targets;
+  const auto targets = o.teacher.empty() ? std::vector<torch::Tensor>(outputs.size(), b.images)
+                                         : teacher_levels(b, o);
   const auto l = peeler_loss(outputs, targets, maps);
   return {l.total, {l.reconstruction, l.preservation, l.consistency}};
 }

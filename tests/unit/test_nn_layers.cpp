@@ -185,14 +185,19 @@ TEST(NnLayers, ForwardFusedFoldsBiasesAndResiduals) {
   const auto conv = [](int in, int out, int dilation, int padding) {
     return tnn::Conv2d(tnn::Conv2dOptions(in, out, 3).dilation(dilation).padding(padding));
   };
-  tnn::Sequential s(conv(6, 8, 1, 1), InstanceNorm(), tnn::ReLU(),
-                    Residual(tnn::Sequential(ReflectionPad(2), conv(8, 8, 2, 0), InstanceNorm(),
-                                             tnn::ReLU(), ReflectionPad(1), conv(8, 8, 1, 0))),
-                    Residual(tnn::Sequential(conv(8, 8, 2, 2), InstanceNorm(), tnn::ReLU(),
-                                             conv(8, 8, 2, 2), InstanceNorm())),
-                    tnn::ConvTranspose2d(tnn::ConvTranspose2dOptions(8, 8, 4).stride(2).padding(1)),
-                    InstanceNorm(), tnn::LeakyReLU(tnn::LeakyReLUOptions().negative_slope(0.2)),
-                    conv(8, 3, 1, 1));
+  tnn::Sequential s(
+      conv(6, 8, 1, 1), InstanceNorm(), tnn::ReLU(),
+      Residual(tnn::Sequential(ReflectionPad(2), conv(8, 8, 2, 0), InstanceNorm(), tnn::ReLU(),
+                               ReflectionPad(1), conv(8, 8, 1, 0))),
+      Residual(tnn::Sequential(conv(8, 8, 2, 2), InstanceNorm(), tnn::ReLU(), conv(8, 8, 2, 2),
+                               InstanceNorm())),
+      // a tail convolution that pads by itself keeps its bias
+      Residual(tnn::Sequential(
+          conv(8, 8, 1, 1), InstanceNorm(), tnn::ReLU(),
+          tnn::Conv2d(tnn::Conv2dOptions(8, 8, 3).padding(1).padding_mode(torch::kReflect)))),
+      tnn::ConvTranspose2d(tnn::ConvTranspose2dOptions(8, 8, 4).stride(2).padding(1)),
+      InstanceNorm(), tnn::LeakyReLU(tnn::LeakyReLUOptions().negative_slope(0.2)),
+      conv(8, 3, 1, 1));
   for (auto& p : s->parameters()) p.data().uniform_(-0.5, 0.5);  // biases far from 0
   torch::NoGradGuard no_grad;
   const auto x0 = torch::rand({2, 6, 20, 22});

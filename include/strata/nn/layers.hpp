@@ -88,18 +88,19 @@ TORCH_MODULE(ReflectionPad);
 /// stride 2, padding 1.
 bool on_stride_grid(const torch::nn::ConvTranspose2dImpl& conv);
 
-/// conv->forward(x), without the bias when `with_bias` is false (inference only: with autograd it
-/// is always conv->forward). On the CPU without autograd, a transposed convolution on_stride_grid
-/// runs as stride² ordinary convolutions, one per output phase with that phase's taps (2×2 for the
-/// peeler), interleaved: LibTorch's CPU transposed convolution goes through the system BLAS (1.5 s
-/// for the peeler's layer at 481×321 with Debian's reference BLAS) where oneDNN runs the
-/// equivalent convolution.
+/// conv->forward(x), without the bias when `with_bias` is false (inference with zero padding only:
+/// otherwise always conv->forward, with the bias). On the CPU without autograd, a transposed
+/// convolution on_stride_grid runs as stride² ordinary convolutions, one per output phase with that
+/// phase's taps (2×2 for the peeler), interleaved: LibTorch's CPU transposed convolution goes
+/// through the system BLAS (1.5 s for the peeler's layer at 481×321 with Debian's reference BLAS)
+/// where oneDNN runs the equivalent convolution.
 torch::Tensor conv_transpose(torch::nn::ConvTranspose2dImpl& conv, const torch::Tensor& x,
                              bool with_bias = true);
 
 /// conv->forward(x) for zero-padded convolutions without autograd, without the bias when
 /// `with_bias` is false; 16-bit channels-last CUDA inputs with C % 8 != 0 (one group) get zero
-/// channels up to a multiple of 8 (with zero weights), which cuDNN runs 3× faster.
+/// channels up to a multiple of 8 (with zero weights), which cuDNN runs 3× faster. Other padding
+/// modes, and autograd, take conv->forward(x) as it is (with the bias).
 torch::Tensor conv_forward(torch::nn::Conv2dImpl& conv, const torch::Tensor& x,
                            bool with_bias = true);
 

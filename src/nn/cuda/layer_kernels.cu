@@ -857,6 +857,9 @@ template <class T>
 const char* normalize_pad_typed(const Nhwc& x, const float* affine, const void* residual,
                                 float slope, int pad, const Nhwc& out, cudaStream_t s) {
   constexpr int kWide = 16 / sizeof(T);
+  constexpr std::int64_t kIntLimit = std::int64_t{1} << 31;  // the kernel's 32-bit indexing
+  if (out.n * out.h >= kIntLimit || out.w * out.c >= kIntLimit)
+    return "normalize_pad: activation too large for 32-bit row indexing";
   const auto launch = [&](auto kernel, int v) {
     const int per_row = static_cast<int>(out.w * (out.c / v));
     const dim3 grid((per_row + kThreads - 1) / kThreads,

@@ -39,9 +39,10 @@ const char* plane_affine(const Nhwc& x, float eps, const float* beta, float* par
                          float* affine, void* stream);
 
 /// out = act(x · scale + offset) + r with the planes' (scale, offset) from plane_affine (or x
-/// itself when affine is null) and r the same pixel of `residual` (x's shape and scalar; 0 when
-/// null), written reflect-padded by `pad` (out is N×(H+2pad)×(W+2pad)×C, same scalar);
-/// act(v) = v for v > 0, slope · v otherwise (slope 1: none, 0: ReLU).
+/// itself when affine is null) and r the same pixel of `residual` (0 when null; else an Nhwc of
+/// x's shape and scalar, 16-byte aligned like x and out), written reflect-padded by `pad` (out is
+/// N×(H+2pad)×(W+2pad)×C, same scalar); act(v) = v for v > 0, slope · v otherwise (slope 1: none,
+/// 0: ReLU). Refuses outputs with N·(H+2pad) or (W+2pad)·C at 2³¹ or more.
 const char* normalize_pad(const Nhwc& x, const float* affine, const void* residual, float slope,
                           int pad, const Nhwc& out, void* stream);
 
