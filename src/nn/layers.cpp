@@ -585,11 +585,12 @@ torch::Tensor conv_transpose(torch::nn::ConvTranspose2dImpl& conv, const torch::
                              bool with_bias) {
   const auto& o = conv.options;
   const auto bias = with_bias ? conv.bias : torch::Tensor();
-  if (x.dim() != 4 || records(conv, x) || zero_padding(o) == nullptr) return conv.forward(x);
+  const auto* zeros = zero_padding(o);
+  if (x.dim() != 4 || records(conv, x) || zeros == nullptr) return conv.forward(x);
+  const auto& padding = **zeros;
   if (!x.device().is_cpu() || !on_stride_grid(conv))
-    return torch::conv_transpose2d(x, conv.weight, bias, *o.stride(), **zero_padding(o),
-                                   *o.output_padding(), o.groups(), *o.dilation());
-  const auto& padding = **zero_padding(o);
+    return torch::conv_transpose2d(x, conv.weight, bias, *o.stride(), padding, *o.output_padding(),
+                                   o.groups(), *o.dilation());
   const auto ay = phase_taps((*o.kernel_size())[0], (*o.stride())[0], padding[0]);
   const auto ax = phase_taps((*o.kernel_size())[1], (*o.stride())[1], padding[1]);
   const std::int64_t h = x.size(2), w = x.size(3);
@@ -629,20 +630,21 @@ using Step = std::vector<torch::nn::AnyModule>::iterator;
 
 // An instance norm removes every per-channel constant of its input, so the bias of a convolution
 // right before one cannot change the result: inference leaves it out (a whole pass over the
-// activation on CUDA, where LibTorch adds it after cuDNN's convolution).
-bool bias_cancels(Step it, Step end, const torch::Tensor& x) {
-  return it + 1 != end && as<InstanceNormImpl>(*(it + 1)) != nullptr && !records(*it->ptr(), x);
+// activation on CUDA, where LibTorch adds it after cuDNN's convolution). With autograd,
+// conv_forward and conv_transpose keep it whatever this says.
+bool bias_cancels(Step it, Step end) {
+  return it + 1 != end && as<InstanceNormImpl>(*(it + 1)) != nullptr;
 }
 
 // The modules [it, stop) of a sequence that ends at `end`, fused as forward_fused says.
 torch::Tensor forward_range(Step it, Step stop, Step end, torch::Tensor y) {
   for (; it != stop; ++it) {
     if (auto* transposed = as<torch::nn::ConvTranspose2dImpl>(*it)) {
-      y = conv_transpose(*transposed, y, !bias_cancels(it, end, y));
+      y = conv_transpose(*transposed, y, !bias_cancels(it, end));
       continue;
     }
     if (auto* conv = as<torch::nn::Conv2dImpl>(*it)) {
-      y = conv_forward(*conv, y, !bias_cancels(it, end, y));
+      y = conv_forward(*conv, y, !bias_cancels(it, end));
       continue;
     }
     const auto* norm = as<InstanceNormImpl>(*it);
