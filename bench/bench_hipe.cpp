@@ -1,18 +1,24 @@
 // HIPe inference time per recurrence (guider step + peeler), from a full 4-level hipe_peel
 // divided by 4 (the guider's head and body, run once, are included). CUDA: 1920×1080 and 480×320
 // in fp32, fp16 and bf16, NCHW and channels-last; CPU: 481×321 fp32 on all cores. Random weights
-// (the time does not depend on them); "-cudnn-benchmark" variants let cuDNN time its algorithms.
+// (the time does not depend on them). "-tuned": cuDNN times its algorithms for each shape on the
+// first call; LibTorch then keeps them for the process, so run such variants in a process of
+// their own (--benchmark_filter) to compare them with the untuned ones. "-graphs": the stages
+// replay CUDA graphs.
 // Run: bench_hipe [--benchmark_filter=...]
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cstdio>
+#include <memory>
 #include <string>
 #include <thread>
 
 #include "strata/core/device.hpp"
 #include "strata/models/hipe.hpp"
 #include "strata/nn/layout.hpp"
+#include "strata/nn/stage_graphs.hpp"
 
 namespace {
 
@@ -22,12 +28,12 @@ struct Variant {
   const char* name;
   torch::ScalarType dtype;
   bool channels_last;
-  bool cudnn_benchmark = false;  ///< let cuDNN time its algorithms per shape
+  bool tune = false;    ///< PeelOptions::tune_convolutions: cuDNN times its algorithms per shape
+  bool graphs = false;  ///< replay the stages from CUDA graphs (kept across peelings)
 };
 
 void run(benchmark::State& state, torch::Device device, Variant v, std::int64_t h, std::int64_t w) {
   torch::NoGradGuard no_grad;
-  at::globalContext().setBenchmarkCuDNN(v.cudnn_benchmark);
   if (device.is_cpu())
     torch::set_num_threads(static_cast<int>(std::thread::hardware_concurrency()));
   torch::manual_seed(0);
@@ -44,11 +50,25 @@ void run(benchmark::State& state, torch::Device device, Variant v, std::int64_t 
   options.levels = kLevels;
   options.dtype = v.dtype;
   options.channels_last = v.channels_last;
+  options.tune_convolutions = v.tune;
+  if (v.graphs) options.graphs = std::make_shared<strata::nn::StageGraphs>();
   const auto sync = [&device] {
     if (device.is_cuda()) torch::cuda::synchronize();
   };
-  strata::models::hipe_peel(guider, peeler, image, options);  // warm-up (cuDNN plans, allocator)
-  sync();
+  // Warm-up: cuDNN's plans (timed, when tuned), the allocator, the graphs' recording. The first
+  // two peelings of the process are timed on stderr: their one-off costs, beside the steady time.
+  static int peelings_timed = 0;
+  for (int i = 0; i < 2; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    strata::models::hipe_peel(guider, peeler, image, options);
+    sync();
+    if (peelings_timed < 2)
+      std::fprintf(
+          stderr, "%s %s %dx%d: peeling %d of the process took %.1f ms\n", device.str().c_str(),
+          v.name, static_cast<int>(w), static_cast<int>(h), ++peelings_timed,
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+              .count());
+  }
   for (auto _ : state) {
     const auto start = std::chrono::steady_clock::now();
     benchmark::DoNotOptimize(strata::models::hipe_peel(guider, peeler, image, options));
@@ -66,10 +86,11 @@ void register_all() {
         {"fp16", torch::kFloat16, false},
         {"fp16-channels-last", torch::kFloat16, true},
         {"bf16-channels-last", torch::kBFloat16, true},
-        {"fp32-cudnn-benchmark", torch::kFloat32, false, true},
-        {"fp16-cudnn-benchmark", torch::kFloat16, false, true},
-        {"fp16-channels-last-cudnn-benchmark", torch::kFloat16, true, true},
-        {"bf16-channels-last-cudnn-benchmark", torch::kBFloat16, true, true}};
+        {"fp32-channels-last-tuned", torch::kFloat32, true, true},
+        {"fp16-channels-last-tuned", torch::kFloat16, true, true},
+        {"bf16-channels-last-tuned", torch::kBFloat16, true, true},
+        {"fp32-channels-last-tuned-graphs", torch::kFloat32, true, true, true},
+        {"fp16-channels-last-tuned-graphs", torch::kFloat16, true, true, true}};
     for (const auto& [h, w] : {std::pair<int, int>{1080, 1920}, {320, 480}})
       for (const auto& v : variants) {
         const std::string name =

@@ -65,6 +65,16 @@ void keep_freed_memory() {
 #endif
 }
 
+CudnnTuning::CudnnTuning(bool on) : on_(on) {
+  if (!on_) return;
+  before_ = at::globalContext().benchmarkCuDNN();
+  at::globalContext().setBenchmarkCuDNN(true);
+}
+
+CudnnTuning::~CudnnTuning() {
+  if (on_) at::globalContext().setBenchmarkCuDNN(before_);
+}
+
 RuntimeInfo runtime_info() {
   RuntimeInfo info;
   info.strata_version = STRATA_VERSION;

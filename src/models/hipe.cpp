@@ -12,9 +12,11 @@
 #include <string>
 #include <utility>
 
+#include "strata/core/device.hpp"
 #include "strata/core/error.hpp"
 #include "strata/nn/layers.hpp"
 #include "strata/nn/residual.hpp"
+#include "strata/nn/stage_graphs.hpp"
 #include "strata/nn/streaming.hpp"
 
 namespace strata::models {
@@ -195,21 +197,29 @@ torch::Tensor image_batch(const torch::Tensor& image, const std::string& fn) {
   return x;
 }
 
-// How the networks run: whole tensors in the options' dtype and layout on their device, or
-// layer streaming from host memory in tiles (exact tiled inference, docs/hipe.md).
-StageRunner stage_runner(const PeelOptions& options) {
+// How the networks run: whole tensors in the options' dtype and layout on their device (stages
+// replayed from CUDA graphs when `graphs` is set), or layer streaming from host memory in tiles
+// (exact tiled inference, docs/hipe.md).
+StageRunner stage_runner(const PeelOptions& options,
+                         const std::shared_ptr<strata::nn::StageGraphs>& graphs) {
   if (options.tile > 0) {
     const strata::nn::StreamOptions stream{options.tile, options.dtype, options.channels_last};
     return [stream](nn::Sequential& stage, const torch::Tensor& x) {
       return strata::nn::stream_forward(stage, x, stream);
     };
   }
-  return [dtype = options.dtype, channels_last = options.channels_last](nn::Sequential& stage,
-                                                                        const torch::Tensor& t) {
-    const auto x = t.to(dtype);
-    return strata::nn::forward_fused(
-        stage, channels_last ? x.contiguous(torch::MemoryFormat::ChannelsLast) : x);
+  return [dtype = options.dtype, channels_last = options.channels_last, graphs](
+             nn::Sequential& stage, const torch::Tensor& t) {
+    auto x = t.to(dtype);
+    if (channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+    return graphs ? graphs->run(stage, x) : strata::nn::forward_fused(stage, x);
   };
+}
+
+// The CUDA graph cache a call uses: the caller's, unless tiled or off CUDA.
+std::shared_ptr<strata::nn::StageGraphs> graph_cache(
+    const std::shared_ptr<strata::nn::StageGraphs>& given, int tile, const torch::Tensor& image) {
+  return tile > 0 || !image.is_cuda() ? nullptr : given;
 }
 
 void check_tile(int tile, const std::string& fn) {
@@ -247,7 +257,8 @@ Peeling hipe_peel(HipeGuider& guider, HipePeeler& peeler, const torch::Tensor& i
   const bool squeezed = image.defined() && image.dim() == 3;
   const auto x = working_copy(image_batch(image, "hipe_peel"), options.tile);
   const std::int64_t h = x.size(2), w = x.size(3);
-  const auto run = stage_runner(options);
+  const CudnnTuning tuning(options.tune_convolutions && x.is_cuda());
+  const auto run = stage_runner(options, graph_cache(options.graphs, options.tile, x));
   auto current = pad_for_peeling(x);  // I^0
   const auto maps = guidance_maps(guider, current, x, options, run);
   Peeling out;
@@ -274,7 +285,7 @@ torch::Tensor level_score(HipeGuider& guider, const torch::Tensor& x, const Edge
   PeelOptions peel;
   peel.tile = o.tile;
   const auto maps =
-      torch::stack(guider->forward(pad_for_peeling(x), o.recurrences, stage_runner(peel)))
+      torch::stack(guider->forward(pad_for_peeling(x), o.recurrences, stage_runner(peel, o.graphs)))
           .to(torch::kFloat32);
   return crop(o.combine == EdgeCombine::Logit ? torch::logit(maps, 1e-6).mean(0) : maps.mean(0),
               x.size(2), x.size(3));
@@ -312,9 +323,12 @@ torch::Tensor hipe_edges(HipeGuider& guider, const torch::Tensor& image, const E
   torch::NoGradGuard no_grad;
   const bool squeezed = image.defined() && image.dim() == 3;
   const auto x = working_copy(image_batch(image, "hipe_edges"), o.tile);
+  const CudnnTuning tuning(o.tune_convolutions && x.is_cuda());
+  auto with_graphs = o;
+  with_graphs.graphs = graph_cache(o.graphs, o.tile, x);
   torch::Tensor sum;
   for (const double s : o.scales) {
-    const auto score = edge_score(guider, x, s, o);
+    const auto score = edge_score(guider, x, s, with_graphs);
     sum = sum.defined() ? sum + score : score;
   }
   auto edges = sum / static_cast<double>(o.scales.size());

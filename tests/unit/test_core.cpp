@@ -123,6 +123,21 @@ TEST(Device, SeedMakesRandomnessReproducible) {
   EXPECT_THROW(set_threads(0), Error);
 }
 
+TEST(Device, CudnnTuningIsScopedAndNests) {
+  const bool before = at::globalContext().benchmarkCuDNN();
+  {
+    const CudnnTuning on(true);
+    EXPECT_TRUE(at::globalContext().benchmarkCuDNN());
+    {
+      const CudnnTuning off(false);  // does nothing
+      EXPECT_TRUE(at::globalContext().benchmarkCuDNN());
+      const CudnnTuning again(true);
+    }
+    EXPECT_TRUE(at::globalContext().benchmarkCuDNN());
+  }
+  EXPECT_EQ(at::globalContext().benchmarkCuDNN(), before);
+}
+
 TEST(Device, RuntimeInfoIsConsistent) {
   const RuntimeInfo info = runtime_info();
   EXPECT_EQ(info.strata_version, STRATA_VERSION);

@@ -27,6 +27,21 @@ void set_seed(std::uint64_t seed);
 /// CLI calls it); a no-op without glibc.
 void keep_freed_memory();
 
+/// cuDNN's benchmark mode while it lives (the previous mode is restored after): a convolution
+/// shape first met in its scope is timed over cuDNN's algorithms, and LibTorch keeps the fastest
+/// for the rest of the process (later calls of that shape use it, in either mode). Costs time once
+/// per shape; pays where the heuristics choose a slow algorithm. `on` false: does nothing.
+class CudnnTuning {
+ public:
+  explicit CudnnTuning(bool on);
+  ~CudnnTuning();
+  CudnnTuning(const CudnnTuning&) = delete;
+  CudnnTuning& operator=(const CudnnTuning&) = delete;
+
+ private:
+  bool on_, before_ = false;
+};
+
 /// Facts about the runtime, for `strata info`.
 struct RuntimeInfo {
   std::string strata_version;

@@ -10,7 +10,12 @@
 #include <torch/types.h>
 
 #include <functional>
+#include <memory>
 #include <vector>
+
+namespace strata::nn {
+class StageGraphs;
+}
 
 namespace strata::models {
 
@@ -72,6 +77,15 @@ struct PeelOptions {
   /// modules' device, which then holds one tile of one layer; the results equal the untiled ones
   /// up to float rounding. 0: whole tensors on the image's device.
   int tile = 0;
+  /// CUDA graphs (untiled, on CUDA; nn::StageGraphs): with a cache, every network stage is
+  /// recorded on its second call with an input shape and replayed after, with the same results.
+  /// Worth it for many calls on images of one size (give the same cache to each call on the same
+  /// modules); null: every stage runs eagerly.
+  std::shared_ptr<nn::StageGraphs> graphs{};
+  /// Let cuDNN time its algorithms for every convolution shape first met in this call (CUDA; see
+  /// CudnnTuning): a one-off cost per shape, then faster where its heuristics choose badly (the
+  /// guider's 32-channel float16 convolutions at 480×320). Worth it for many images of one size.
+  bool tune_convolutions = false;
 };
 
 struct Peeling {
@@ -105,6 +119,8 @@ struct EdgeOptions {
   EdgeCombine combine = EdgeCombine::Logit;
   int tile = 0;   ///< > 0: tiled inference as PeelOptions::tile
   int flips = 4;  ///< 1, 2 (and left-right mirrored) or 4 (and up-down, both): maps averaged
+  std::shared_ptr<nn::StageGraphs> graphs{};  ///< as PeelOptions::graphs
+  bool tune_convolutions = false;             ///< as PeelOptions::tune_convolutions
 };
 
 /// The guider's edge-confidence map (paper §3.2) of an N×3×H×W (or 3×H×W) image of any size:
