@@ -9,67 +9,96 @@
 
 namespace strata::nn {
 
-struct StageGraphs::Entry {
-  std::shared_ptr<torch::nn::SequentialImpl> stage;  // kept alive: the graph reads its tensors
-  torch::Tensor input, output;                       // the graph's fixed input and output
-  std::vector<const void*> storage;                  // where its parameters and buffers were
-  std::unique_ptr<StepGraph> graph{};
-  std::int64_t calls = 0, last_used = 0;
-};
-
 namespace {
 
-std::vector<const void*> storage_of(torch::nn::Sequential& stage) {
-  std::vector<const void*> where;
-  for (const auto& p : stage->parameters()) where.push_back(p.data_ptr());
-  for (const auto& b : stage->buffers()) where.push_back(b.data_ptr());
+// A parameter's or buffer's memory: a recording reads exactly these bytes.
+struct TensorPlace {
+  const void* data;
+  torch::ScalarType dtype;
+  std::int64_t numel;
+  bool operator==(const TensorPlace& o) const {
+    return data == o.data && dtype == o.dtype && numel == o.numel;
+  }
+};
+
+// What a recording fixes about its input.
+struct InputLayout {
+  std::vector<std::int64_t> sizes, strides;
+  torch::ScalarType dtype;
+  torch::Device device;
+  explicit InputLayout(const torch::Tensor& x)
+      : sizes(x.sizes().vec()),
+        strides(x.strides().vec()),
+        dtype(x.scalar_type()),
+        device(x.device()) {}
+  bool fits(const torch::Tensor& x) const {
+    return x.sizes() == sizes && x.strides() == strides && x.scalar_type() == dtype &&
+           x.device() == device;
+  }
+};
+
+std::vector<TensorPlace> data_ptrs_of(torch::nn::Sequential& stage) {
+  std::vector<TensorPlace> where;
+  const auto add = [&where](const torch::Tensor& t) {
+    where.push_back({t.data_ptr(), t.scalar_type(), t.numel()});
+  };
+  for (const auto& p : stage->parameters()) add(p);
+  for (const auto& b : stage->buffers()) add(b);
   return where;
 }
 
-bool same_input(const torch::Tensor& a, const torch::Tensor& b) {
-  return a.sizes() == b.sizes() && a.strides() == b.strides() &&
-         a.scalar_type() == b.scalar_type() && a.device() == b.device();
-}
-
 }  // namespace
+
+struct StageGraphs::Entry {
+  std::shared_ptr<torch::nn::SequentialImpl> stage;  // kept alive: the graph reads its tensors
+  InputLayout layout;
+  std::vector<TensorPlace> data_ptrs;  // where its parameters and buffers were
+  torch::Tensor input{}, output{};     // the graph's fixed input and output, once recorded
+  std::unique_ptr<StepGraph> graph{};
+  std::int64_t calls = 0, last_used = 0;
+};
 
 StageGraphs::StageGraphs(std::size_t capacity) : capacity_(std::max<std::size_t>(capacity, 1)) {}
 
 StageGraphs::~StageGraphs() = default;
 
-std::unique_ptr<StageGraphs::Entry>& StageGraphs::find_or_add(torch::nn::Sequential& stage,
-                                                              const torch::Tensor& x) {
-  auto where = storage_of(stage);
+void StageGraphs::clear() { entries_.clear(); }
+
+StageGraphs::Entry& StageGraphs::find_or_add(torch::nn::Sequential& stage, const torch::Tensor& x) {
+  auto where = data_ptrs_of(stage);
   for (auto& e : entries_) {
-    if (e->stage.get() != stage.ptr().get() || !same_input(e->input, x)) continue;
-    if (e->storage != where) e = std::make_unique<Entry>(Entry{stage.ptr(), e->input, {}, where});
-    return e;
+    if (e->stage.get() != stage.ptr().get() || !e->layout.fits(x)) continue;
+    if (!(e->data_ptrs == where))  // moved parameters: start this key afresh
+      e = std::make_unique<Entry>(Entry{stage.ptr(), InputLayout(x), std::move(where)});
+    return *e;
   }
   if (entries_.size() >= capacity_)  // drop the least recently used
-    entries_.erase(std::min_element(entries_.begin(), entries_.end(),
-                                    [](auto& a, auto& b) { return a->last_used < b->last_used; }));
-  entries_.push_back(std::make_unique<Entry>(
-      Entry{stage.ptr(), torch::empty_strided(x.sizes(), x.strides(), x.options()), {}, where}));
-  return entries_.back();
+    entries_.erase(
+        std::min_element(entries_.begin(), entries_.end(),
+                         [](const auto& a, const auto& b) { return a->last_used < b->last_used; }));
+  entries_.push_back(std::make_unique<Entry>(Entry{stage.ptr(), InputLayout(x), std::move(where)}));
+  return *entries_.back();
 }
 
 torch::Tensor StageGraphs::run(torch::nn::Sequential& stage, const torch::Tensor& x) {
-  if (!StepGraph::supported() || !x.is_cuda() || torch::GradMode::is_enabled())
+  if (!StepGraph::supported() || !x.is_cuda() || torch::GradMode::is_enabled() ||
+      c10::InferenceMode::is_enabled() || stage->is_training())
     return forward_fused(stage, x);
   auto& e = find_or_add(stage, x);
-  e->last_used = ++tick_;
+  e.last_used = ++tick_;
   // The first call runs eagerly: it builds cuDNN's plans and workspaces, which must exist
   // before recording.
-  if (++e->calls == 1) return forward_fused(stage, x);
-  if (!e->graph) {
-    e->graph = std::make_unique<StepGraph>(x.device());
-    e->graph->capture([&e, &stage] { e->output = forward_fused(stage, e->input); });
+  if (++e.calls == 1) return forward_fused(stage, x);
+  if (!e.graph) {
+    e.input = torch::empty_strided(x.sizes(), x.strides(), x.options());
+    e.graph = std::make_unique<StepGraph>(x.device());
+    e.graph->capture([&e, &stage] { e.output = forward_fused(stage, e.input); });
     ++recorded_;
   }
-  e->input.copy_(x);
-  e->graph->replay();
+  e.input.copy_(x);
+  e.graph->replay();
   ++replayed_;
-  return e->output.clone();
+  return e.output.clone();
 }
 
 }  // namespace strata::nn

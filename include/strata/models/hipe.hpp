@@ -80,7 +80,7 @@ struct PeelOptions {
   /// CUDA graphs (untiled, on CUDA; nn::StageGraphs): with a cache, every network stage is
   /// recorded on its second call with an input shape and replayed after, with the same results.
   /// Worth it for many calls on images of one size (give the same cache to each call on the same
-  /// modules); null: every stage runs eagerly.
+  /// modules, in eval() mode); null: every stage runs eagerly.
   std::shared_ptr<nn::StageGraphs> graphs{};
   /// Let cuDNN time its algorithms for every convolution shape first met in this call (CUDA; see
   /// CudnnTuning): a one-off cost per shape, then faster where its heuristics choose badly (the

@@ -16,11 +16,16 @@ namespace strata::nn {
 /// A cache of recorded stages, keyed by the stage and its input's shape, strides, dtype and
 /// device. run(stage, x) is forward_fused(stage, x): eager on the first call of a key, recorded
 /// and replayed from the second on. Replays only where capture is safe: builds with CUDA graphs
-/// (StepGraph::supported()), x on CUDA, no autograd; elsewhere always eager. A recorded stage
-/// holds the stage alive and is recorded again if its parameters or buffers moved (e.g. after
-/// module->to(dtype)); in-place changes of their values are seen by the replays. Memory: each
-/// recorded stage keeps its intermediate activations in its own pool; the least recently used
-/// one is dropped beyond `capacity`. Not thread-safe; one cache per model is the intended use.
+/// (StepGraph::supported()), x on CUDA, no autograd and no inference mode, the stage in eval()
+/// mode; elsewhere always eager. A recorded stage holds the stage alive and is recorded again
+/// if its parameters or buffers moved (e.g. after module->to(dtype)); in-place changes of their
+/// values are seen by the replays.
+///
+/// Memory: each recorded stage keeps its input, output and intermediate activations in its own
+/// pool (for HIPe's peeler at 1080p in fp16, some 100 MB); the least recently used key is
+/// dropped beyond `capacity`, clear() drops all. Replays run on the current stream; use one
+/// cache per stream. Not thread-safe: recording sets CUDA's capture mode for the process, so do
+/// not record from two threads at once.
 class StageGraphs {
  public:
   explicit StageGraphs(std::size_t capacity = 32);
@@ -31,6 +36,9 @@ class StageGraphs {
   /// forward_fused(stage, x), from a replay where possible (a fresh tensor either way).
   torch::Tensor run(torch::nn::Sequential& stage, const torch::Tensor& x);
 
+  /// Drops every recording (and its memory).
+  void clear();
+
   /// Stages recorded so far (for tests and statistics).
   std::int64_t recorded() const { return recorded_; }
   /// Calls answered by a replay so far.
@@ -40,7 +48,7 @@ class StageGraphs {
 
  private:
   struct Entry;
-  std::unique_ptr<Entry>& find_or_add(torch::nn::Sequential& stage, const torch::Tensor& x);
+  Entry& find_or_add(torch::nn::Sequential& stage, const torch::Tensor& x);
   std::size_t capacity_;
   std::int64_t tick_ = 0, recorded_ = 0, replayed_ = 0;
   std::vector<std::unique_ptr<Entry>> entries_;
