@@ -30,7 +30,7 @@ struct FitFlags {
               decoder_input = "fourier";
   std::vector<double> gaussian_sigmas;
   int max_iters = 3000;
-  double lambda = 0.0;
+  double lambda = 0.0, lr = 0.0;
   bool no_auto_stop = false, nchw = false, no_cuda_graph = false;
 };
 
@@ -51,6 +51,7 @@ void apply_fit_flags(const FitFlags& f, Context& ctx, train::RestoreOptions& o) 
   o.network = train::parse_dip_network(f.net);
   o.max_iterations = f.max_iters;
   o.lambda = f.lambda;
+  o.lr = f.lr;
   o.upsampling =
       f.upsampling == "gaussian" ? models::Upsampling::Gaussian : models::Upsampling::Bilinear;
   o.gaussian_sigmas = f.gaussian_sigmas;
@@ -76,6 +77,10 @@ void add_fit_flags(CLI::App* sub, FitFlags& f) {
                   "Lipschitz bound λ (0: the task's default: denoise 1.6-1.2 from the noise level "
                   "estimated in the image, deblock 1.8, sr 1.4, inpaint 1.6, enhance 1.0; --net "
                   "decoder only)");
+  sub->add_option("--lr", f.lr,
+                  "Adam's learning rate (0: the network's default: decoder 0.001, dip and "
+                  "deep-decoder 0.01)")
+      ->check(CLI::NonNegativeNumber);
   sub->add_option("--upsampling", f.upsampling, "bilinear | gaussian (--net decoder only)")
       ->check(CLI::IsMember({"bilinear", "gaussian"}));
   sub->add_option("--gaussian-sigma", f.gaussian_sigmas,

@@ -539,5 +539,31 @@ TEST(DipRestore, CliWritesImageAndLog) {
   }
 }
 
+// --lr sets Adam's learning rate: the default is the Decoder's 0.001, another rate gives another
+// fit; a negative rate is refused with no output written.
+TEST(DipRestore, CliLearningRate) {
+  testing::TempDir dir;
+  image::write_image(dir.file("in.png"), small_image());
+  const auto restore = [&dir](const std::string& out, std::vector<std::string> flags) {
+    std::vector<std::string> args{
+        "--device",         "cpu", "-q",          "restore",     "denoise",
+        dir.file("in.png"), "-o",  dir.file(out), "--max-iters", "4"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    return testing::run_strata(args);
+  };
+  for (const auto& [out, flags] : std::vector<std::pair<std::string, std::vector<std::string>>>{
+           {"default.png", {}}, {"same.png", {"--lr", "0.001"}}, {"fast.png", {"--lr", "0.05"}}}) {
+    const auto r = restore(out, flags);
+    ASSERT_EQ(r.exit_code, 0) << out << ": " << r.err;
+  }
+  const auto fitted = [&dir](const std::string& name) { return image::read_image(dir.file(name)); };
+  EXPECT_EQ(testing::max_abs_diff(fitted("default.png"), fitted("same.png")), 0.0);
+  EXPECT_GT(testing::max_abs_diff(fitted("default.png"), fitted("fast.png")), 0.02);
+  const auto rejected = restore("x.png", {"--lr", "-0.001"});
+  EXPECT_NE(rejected.exit_code, 0);
+  EXPECT_NE(rejected.err.find("--lr"), std::string::npos) << rejected.err;
+  EXPECT_FALSE(path_exists(dir.file("x.png")));
+}
+
 }  // namespace
 }  // namespace strata::models
