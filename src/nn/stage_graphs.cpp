@@ -11,14 +11,15 @@ namespace strata::nn {
 
 namespace {
 
-// A parameter's or buffer's memory: a recording reads exactly these bytes.
+// A parameter's or buffer's memory and layout, as a recording reads them.
 struct TensorPlace {
   const void* data;
   torch::ScalarType dtype;
-  std::int64_t numel;
+  std::vector<std::int64_t> sizes, strides;
   bool operator==(const TensorPlace& o) const {
-    return data == o.data && dtype == o.dtype && numel == o.numel;
+    return data == o.data && dtype == o.dtype && sizes == o.sizes && strides == o.strides;
   }
+  bool operator!=(const TensorPlace& o) const { return !(*this == o); }
 };
 
 // What a recording fixes about its input.
@@ -37,14 +38,22 @@ struct InputLayout {
   }
 };
 
-std::vector<TensorPlace> data_ptrs_of(torch::nn::Sequential& stage) {
+std::vector<TensorPlace> places_of(torch::nn::Sequential& stage) {
   std::vector<TensorPlace> where;
   const auto add = [&where](const torch::Tensor& t) {
-    where.push_back({t.data_ptr(), t.scalar_type(), t.numel()});
+    where.push_back({t.data_ptr(), t.scalar_type(), t.sizes().vec(), t.strides().vec()});
   };
   for (const auto& p : stage->parameters()) add(p);
   for (const auto& b : stage->buffers()) add(b);
   return where;
+}
+
+// Whether the stage or any of its layers is in training mode (where a layer may behave
+// differently per call, e.g. dropout, or update running statistics).
+bool training(torch::nn::Sequential& stage) {
+  for (const auto& m : stage->modules(/*include_self=*/true))
+    if (m->is_training()) return true;
+  return false;
 }
 
 }  // namespace
@@ -52,8 +61,8 @@ std::vector<TensorPlace> data_ptrs_of(torch::nn::Sequential& stage) {
 struct StageGraphs::Entry {
   std::shared_ptr<torch::nn::SequentialImpl> stage;  // kept alive: the graph reads its tensors
   InputLayout layout;
-  std::vector<TensorPlace> data_ptrs;  // where its parameters and buffers were
-  torch::Tensor input{}, output{};     // the graph's fixed input and output, once recorded
+  std::vector<TensorPlace> places;  // where its parameters and buffers were
+  torch::Tensor input{}, output{};  // the graph's fixed input and output, once recorded
   std::unique_ptr<StepGraph> graph{};
   std::int64_t calls = 0, last_used = 0;
 };
@@ -65,10 +74,10 @@ StageGraphs::~StageGraphs() = default;
 void StageGraphs::clear() { entries_.clear(); }
 
 StageGraphs::Entry& StageGraphs::find_or_add(torch::nn::Sequential& stage, const torch::Tensor& x) {
-  auto where = data_ptrs_of(stage);
+  auto where = places_of(stage);
   for (auto& e : entries_) {
     if (e->stage.get() != stage.ptr().get() || !e->layout.fits(x)) continue;
-    if (!(e->data_ptrs == where))  // moved parameters: start this key afresh
+    if (e->places != where)  // moved parameters: start this key afresh
       e = std::make_unique<Entry>(Entry{stage.ptr(), InputLayout(x), std::move(where)});
     return *e;
   }
@@ -82,17 +91,18 @@ StageGraphs::Entry& StageGraphs::find_or_add(torch::nn::Sequential& stage, const
 
 torch::Tensor StageGraphs::run(torch::nn::Sequential& stage, const torch::Tensor& x) {
   if (!StepGraph::supported() || !x.is_cuda() || torch::GradMode::is_enabled() ||
-      c10::InferenceMode::is_enabled() || stage->is_training())
+      c10::InferenceMode::is_enabled() || !x.is_non_overlapping_and_dense() || training(stage))
     return forward_fused(stage, x);
   auto& e = find_or_add(stage, x);
   e.last_used = ++tick_;
   // The first call runs eagerly: it builds cuDNN's plans and workspaces, which must exist
   // before recording.
   if (++e.calls == 1) return forward_fused(stage, x);
-  if (!e.graph) {
+  if (!e.graph) {  // kept only once recorded: a failed recording is tried again next call
     e.input = torch::empty_strided(x.sizes(), x.strides(), x.options());
-    e.graph = std::make_unique<StepGraph>(x.device());
-    e.graph->capture([&e, &stage] { e.output = forward_fused(stage, e.input); });
+    auto graph = std::make_unique<StepGraph>(x.device());
+    graph->capture([&e, &stage] { e.output = forward_fused(stage, e.input); });
+    e.graph = std::move(graph);
     ++recorded_;
   }
   e.input.copy_(x);

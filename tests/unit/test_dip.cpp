@@ -552,13 +552,13 @@ TEST(DipRestore, CliLearningRate) {
     return testing::run_strata(args);
   };
   for (const auto& [out, flags] : std::vector<std::pair<std::string, std::vector<std::string>>>{
-           {"default.png", {}}, {"same.png", {"--lr", "0.001"}}, {"fast.png", {"--lr", "0.05"}}}) {
+           {"default.pfm", {}}, {"same.pfm", {"--lr", "0.001"}}, {"fast.pfm", {"--lr", "0.05"}}}) {
     const auto r = restore(out, flags);
     ASSERT_EQ(r.exit_code, 0) << out << ": " << r.err;
   }
   const auto fitted = [&dir](const std::string& name) { return image::read_image(dir.file(name)); };
-  EXPECT_EQ(testing::max_abs_diff(fitted("default.png"), fitted("same.png")), 0.0);
-  EXPECT_GT(testing::max_abs_diff(fitted("default.png"), fitted("fast.png")), 0.02);
+  EXPECT_EQ(testing::max_abs_diff(fitted("default.pfm"), fitted("same.pfm")), 0.0);
+  EXPECT_GT(testing::max_abs_diff(fitted("default.pfm"), fitted("fast.pfm")), 0.02);
   const auto rejected = restore("x.png", {"--lr", "-0.001"});
   EXPECT_NE(rejected.exit_code, 0);
   EXPECT_NE(rejected.err.find("--lr"), std::string::npos) << rejected.err;

@@ -83,11 +83,21 @@ TEST(StageGraphs, ReplaysMatchEagerRunsAndFollowMovedParameters) {
   for (int i = 0; i < 2; ++i)
     EXPECT_LE(max_abs_diff(graphs.run(stage, wide), forward_fused(stage, wide)), 1e-12);
   EXPECT_EQ(graphs.recorded(), 5);  // `wide` was dropped: eager, then recorded anew
-  // Back to float32: the parameters moved again (or the allocator gave their old blocks back,
-  // where the old recording reads the right values); either way replays match eager runs.
+  // Back to float32: the float32 key was dropped above, so eager, then recorded anew.
   stage->to(torch::kFloat);
   for (int i = 0; i < 3; ++i)
     EXPECT_LE(max_abs_diff(graphs.run(stage, inputs[2]), forward_fused(stage, inputs[2])), 1e-6);
+  EXPECT_EQ(graphs.recorded(), 6);
+  // A layer in training mode, or inference mode, keeps every call eager.
+  stage[1]->train();
+  for (int i = 0; i < 3; ++i) graphs.run(stage, inputs[3]);
+  stage->eval();
+  {
+    c10::InferenceMode inference;
+    const auto x = inputs[3].clone();
+    for (int i = 0; i < 3; ++i) graphs.run(stage, x);
+  }
+  EXPECT_EQ(graphs.recorded(), 6);
   graphs.clear();
   EXPECT_EQ(graphs.size(), 0u);
 }

@@ -29,10 +29,11 @@ void keep_freed_memory();
 
 /// cuDNN's benchmark mode while it lives (the previous mode is restored after): a convolution
 /// shape first met in its scope is timed over cuDNN's algorithms, and LibTorch keeps the fastest
-/// for the rest of the process (later calls of that shape use it, in either mode). Costs time once
-/// per shape; pays where the heuristics choose a slow algorithm. Shapes already run in the process
-/// keep the algorithm chosen then (tuning changes nothing for them). The mode is a process-wide
-/// flag: other threads' convolutions are tuned too while it lives. `on` false: does nothing.
+/// for the rest of the process (later calls of that shape on the same thread use it, in either
+/// mode). Costs time once per shape; pays where the heuristics choose a slow algorithm. Shapes
+/// already run in the process keep the algorithm chosen then (tuning changes nothing for them). The
+/// mode is a process-wide flag: other threads' convolutions are tuned too while it lives. `on`
+/// false: does nothing.
 class CudnnTuning {
  public:
   explicit CudnnTuning(bool on);

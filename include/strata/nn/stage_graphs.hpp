@@ -16,10 +16,11 @@ namespace strata::nn {
 /// A cache of recorded stages, keyed by the stage and its input's shape, strides, dtype and
 /// device. run(stage, x) is forward_fused(stage, x): eager on the first call of a key, recorded
 /// and replayed from the second on. Replays only where capture is safe: builds with CUDA graphs
-/// (StepGraph::supported()), x on CUDA, no autograd and no inference mode, the stage in eval()
-/// mode; elsewhere always eager. A recorded stage holds the stage alive and is recorded again
-/// if its parameters or buffers moved (e.g. after module->to(dtype)); in-place changes of their
-/// values are seen by the replays.
+/// (StepGraph::supported()), x on CUDA with no overlapping elements, no autograd and no
+/// inference mode, the stage and all its layers in eval() mode; elsewhere always eager. A
+/// recorded stage holds the stage alive and is recorded again if its parameters or buffers moved
+/// or changed layout (e.g. after module->to(dtype)); in-place changes of their values are seen by
+/// the replays. A recording that fails throws and is tried again on the next call.
 ///
 /// Memory: each recorded stage keeps its input, output and intermediate activations in its own
 /// pool (for HIPe's peeler at 1080p in fp16, some 100 MB); the least recently used key is
