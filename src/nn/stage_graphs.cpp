@@ -16,10 +16,10 @@ struct TensorPlace {
   const void* data;
   torch::ScalarType dtype;
   std::vector<std::int64_t> sizes, strides;
-  bool operator==(const TensorPlace& o) const {
-    return data == o.data && dtype == o.dtype && sizes == o.sizes && strides == o.strides;
+  bool holds(const torch::Tensor& t) const {
+    return t.data_ptr() == data && t.scalar_type() == dtype && t.sizes() == sizes &&
+           t.strides() == strides;
   }
-  bool operator!=(const TensorPlace& o) const { return !(*this == o); }
 };
 
 // What a recording fixes about its input.
@@ -38,14 +38,31 @@ struct InputLayout {
   }
 };
 
+// Calls `visit` with every parameter and buffer of the stage, in a fixed order.
+template <typename Visit>
+void for_each_tensor(torch::nn::Sequential& stage, Visit&& visit) {
+  for (const auto& p : stage->parameters()) visit(p);
+  for (const auto& b : stage->buffers()) visit(b);
+}
+
 std::vector<TensorPlace> places_of(torch::nn::Sequential& stage) {
   std::vector<TensorPlace> where;
-  const auto add = [&where](const torch::Tensor& t) {
+  for_each_tensor(stage, [&where](const torch::Tensor& t) {
     where.push_back({t.data_ptr(), t.scalar_type(), t.sizes().vec(), t.strides().vec()});
-  };
-  for (const auto& p : stage->parameters()) add(p);
-  for (const auto& b : stage->buffers()) add(b);
+  });
   return where;
+}
+
+// Whether the stage's parameters and buffers are still where they were recorded (builds no
+// places: this runs on every call).
+bool still_at(torch::nn::Sequential& stage, const std::vector<TensorPlace>& where) {
+  std::size_t i = 0;
+  bool same = true;
+  for_each_tensor(stage, [&](const torch::Tensor& t) {
+    same = same && i < where.size() && where[i].holds(t);
+    ++i;
+  });
+  return same && i == where.size();
 }
 
 // Whether the stage or any of its layers is in training mode (where a layer may behave
@@ -74,18 +91,17 @@ StageGraphs::~StageGraphs() = default;
 void StageGraphs::clear() { entries_.clear(); }
 
 StageGraphs::Entry& StageGraphs::find_or_add(torch::nn::Sequential& stage, const torch::Tensor& x) {
-  auto where = places_of(stage);
   for (auto& e : entries_) {
     if (e->stage.get() != stage.ptr().get() || !e->layout.fits(x)) continue;
-    if (e->places != where)  // moved parameters: start this key afresh
-      e = std::make_unique<Entry>(Entry{stage.ptr(), InputLayout(x), std::move(where)});
+    if (!still_at(stage, e->places))  // moved parameters: start this key afresh
+      e = std::make_unique<Entry>(Entry{stage.ptr(), InputLayout(x), places_of(stage)});
     return *e;
   }
   if (entries_.size() >= capacity_)  // drop the least recently used
     entries_.erase(
         std::min_element(entries_.begin(), entries_.end(),
                          [](const auto& a, const auto& b) { return a->last_used < b->last_used; }));
-  entries_.push_back(std::make_unique<Entry>(Entry{stage.ptr(), InputLayout(x), std::move(where)}));
+  entries_.push_back(std::make_unique<Entry>(Entry{stage.ptr(), InputLayout(x), places_of(stage)}));
   return *entries_.back();
 }
 
